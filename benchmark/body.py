@@ -1,0 +1,101 @@
+"""The frozen body: pretrained once per (dataset, backbone, width, image size,
+epochs, seed) on the meta-train classes only, cached on disk, shared by
+Meta-Baseline (its classifier stage) and every head-generating method.
+
+Example:
+    >>> from benchmark.data import load_dataset
+    >>> ds = load_dataset("synthetic", None, 16)
+    >>> body = pretrain_body(ds, "conv4", width=8, epochs=1, batch=64, lr=0.01, seed=0)
+    >>> body(ds.normalize(ds.splits["test"].images[:2])).shape
+    torch.Size([2, 8])
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .data.base import atomic_torch_save
+from .models.backbones import build_backbone
+from .seeding import generator
+
+log = logging.getLogger(__name__)
+
+
+def augment(x: torch.Tensor, g: torch.Generator, flip: bool) -> torch.Tensor:
+    """Random horizontal flips (RGB data) - the body pretraining augmentation."""
+    if not flip:
+        return x
+    mask = torch.rand(len(x), generator=g) < 0.5
+    return torch.where(mask.view(-1, 1, 1, 1).to(x.device), x.flip(3), x)
+
+
+def pretrain_body(ds, backbone: str, width: int, epochs: int, batch: int, lr: float, seed: int,
+                  device: str | torch.device = "cpu", progress: bool = False) -> nn.Module:
+    """Train ``backbone`` + a linear classifier over all meta-train classes (cross-entropy,
+    SGD momentum 0.9, weight decay 5e-4, cosine learning rate), return the body in eval mode."""
+    torch.manual_seed(seed)
+    split = ds.splits["train"]
+    body = build_backbone(backbone, ds.channels, width).to(device).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        body.eval()
+        dim = body(ds.normalize(split.images[:2]).to(device)).shape[1]
+    clf = nn.Linear(dim, split.num_classes).to(device)
+    params = list(body.parameters()) + list(clf.parameters())
+    opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    steps_per_epoch = max(1, math.ceil(len(split) / batch))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
+    g = generator(seed, "body")
+    flip = ds.channels == 3
+    body.train()
+    bar = tqdm(total=epochs * steps_per_epoch, desc=f"pretrain body {ds.name}/{backbone} seed {seed}",
+               disable=not progress, leave=False)
+    for _ in range(epochs):
+        perm = torch.randperm(len(split), generator=g)
+        for s in range(steps_per_epoch):
+            idx = perm[s * batch:(s + 1) * batch]
+            x = augment(ds.normalize(split.images[idx]), g, flip).to(device, memory_format=torch.channels_last)
+            loss = F.cross_entropy(clf(body(x)), split.labels[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    return body.eval()
+
+
+def body_key(ds_name: str, backbone: str, width: int, image_size: int, epochs: int, seed: int, lr: float,
+             batch: int) -> str:
+    return f"body-{ds_name}-{backbone}-w{width}-s{image_size}-e{epochs}-lr{lr}-b{batch}-seed{seed}"
+
+
+def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch: int, lr: float, seed: int,
+             cache_dir: Path | None, device="cpu", progress=False) -> nn.Module:
+    """Cached :func:`pretrain_body`: loads ``<cache>/bodies/<key>.pt`` if present."""
+    key = body_key(ds.name, backbone, width, image_size, epochs, seed, lr, batch)
+    path = Path(cache_dir) / "bodies" / f"{key}.pt" if cache_dir else None
+    body = build_backbone(backbone, ds.channels, width)
+    if path is not None and path.exists():
+        body.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return body.to(device).eval()
+    trained = pretrain_body(ds, backbone, width, epochs, batch, lr, seed, device, progress)
+    if path is not None:
+        atomic_torch_save({k: v.cpu() for k, v in trained.state_dict().items()}, path)
+    return trained
+
+
+@torch.no_grad()
+def compute_features(body: nn.Module, ds, images_u8: torch.Tensor, batch: int = 1024,
+                     device="cpu") -> torch.Tensor:
+    """Body features of uint8 images, in eval mode, batched."""
+    body.eval()
+    out = [body(ds.normalize(images_u8[i:i + batch]).to(device, memory_format=torch.channels_last)).cpu()
+           for i in range(0, len(images_u8), batch)]
+    return torch.cat(out)

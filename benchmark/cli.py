@@ -1,0 +1,123 @@
+"""The command line shared by every ``reproduce/*.py`` script: a script declares its
+grid (methods x datasets x settings x seeds) and calls :func:`grid_main`.
+
+Example (a reproduce script):
+    >>> GRID = Grid("table3", methods=["reptile"], datasets=["omniglot"], settings=[(5, 1)])
+    >>> len(GRID.cells("smoke", seeds=range(2)))
+    2
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .cells import Cell
+from .config import PROFILES, ConfigError, cache_root, data_root
+from .data import DataCorruptError, DataMissingError
+from .runner import run_grid
+from .tables import build_table, load_records, write_table
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Grid:
+    table: str
+    methods: list
+    datasets: list
+    settings: list                          # [(way, shot), ...]
+    seeds: tuple = (0, 1, 2, 3, 4)
+    caption: str = ""
+    source: str = "mc-di"                   # which paper's numbers to put beside ours
+    variants: dict = field(default_factory=dict)   # row label -> (method, options)
+    backbone: str = "conv4"
+
+    def rows(self) -> list:
+        """(row label, method, options) for every row: plain methods, then variants."""
+        out = [("", m, ()) for m in self.methods]
+        out += [(label, m, tuple(sorted(opts.items()))) for label, (m, opts) in self.variants.items()]
+        return out
+
+    def cells(self, profile: str, seeds=None, methods=None, datasets=None) -> list:
+        seeds = list(self.seeds if seeds is None else seeds)
+        cells = []
+        for variant, m, opts in self.rows():
+            if methods and m not in methods and variant not in methods:
+                continue
+            for d in self.datasets:
+                if datasets and d not in datasets:
+                    continue
+                for way, shot in self.settings:
+                    for s in seeds:
+                        cells.append(Cell(self.table, m, d, way, shot, s, profile, self.backbone, opts, variant))
+        return cells
+
+
+def parser(grid: Grid) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=f"Reproduce {grid.table}: {grid.caption}")
+    p.add_argument("--profile", default="cpu", choices=PROFILES)
+    p.add_argument("--data", help="data root (default: $MCDI_DATA)")
+    p.add_argument("--cache", help="cache dir for decoded data, bodies, meta-trained methods "
+                                   "(default: $MCDI_CACHE or ~/.cache/mcdi)")
+    p.add_argument("--results", default=str(REPO / "results"), help="results directory")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: 0 1 2 3 4)")
+    p.add_argument("--methods", nargs="+", help="only these methods")
+    p.add_argument("--datasets", nargs="+", help="only these datasets")
+    p.add_argument("--force", action="store_true", help="redo finished cells")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--table-only", action="store_true", help="only aggregate existing records")
+    return p
+
+
+def table_stem(results_dir: Path, table: str, profile: str) -> Path:
+    """``results/<table>`` for the cpu profile, ``results/<table>_<profile>`` otherwise."""
+    return Path(results_dir) / (table if profile == "cpu" else f"{table}_{profile}")
+
+
+def grid_main(grid: Grid, argv=None) -> int:
+    """Run a grid from the command line, then write its table. Returns an exit code."""
+    from methods import UnknownMethodError, get_method, registered
+    args = parser(grid).parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        for m in args.methods or []:
+            get_method(m)                                     # unknown names -> the registered list
+        root = data_root(args.data) if not all(d == "synthetic" for d in grid.datasets) else None
+        cache = cache_root(args.cache)
+        all_cells = grid.cells(args.profile, args.seeds, args.methods, args.datasets)
+        runnable = [c for c in all_cells if c.method in registered()]
+        absent = sorted({c.method for c in all_cells} - set(registered()))
+        if absent:
+            print(f"not implemented yet (rows left out, not faked): {', '.join(absent)}")
+        missing = {}
+        if not args.table_only:
+            out = run_grid(runnable, root, cache, args.results, args.device, args.force, not args.no_progress)
+            missing = out["missing_data"]
+        else:
+            from .data import check_available
+            for c in runnable:
+                try:
+                    check_available(c.dataset, root)
+                except DataMissingError as exc:
+                    missing.setdefault(c.dataset, str(exc))
+        records = [r for r in load_records(args.results, grid.table, args.profile)
+                   if any(r["cell"]["method"] == c.method and r["cell"]["dataset"] == c.dataset
+                          and r["cell"]["shot"] == c.shot and r["cell"]["seed"] == c.seed
+                          and (r["cell"].get("variant") or "") == c.variant for c in runnable)]
+        df = build_table(records, runnable, grid.table, missing, grid.source,
+                         expected_seeds=len(args.seeds or grid.seeds))
+        csv_path, tex_path = write_table(df, table_stem(args.results, grid.table, args.profile), grid.caption)
+    except (UnknownMethodError, ConfigError, DataMissingError, DataCorruptError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with_pd = df[["method", "dataset", "way", "shot", "n_seeds", "acc_mean", "acc_std", "paper_acc_mean",
+                  "latency_ms", "status"]]
+    print(with_pd.round(2).to_string(index=False))
+    print(f"wrote {csv_path} and {tex_path}")
+    return 0

@@ -1,0 +1,86 @@
+"""Paths and run profiles.
+
+One setting finds the data: the ``MCDI_DATA`` environment variable, overridden by
+the ``--data`` flag of every command. Derived artefacts (decoded image tensors,
+pretrained bodies, meta-trained methods) go to ``MCDI_CACHE`` (default
+``~/.cache/mcdi``); they are keyed by their inputs and safe to delete.
+
+Example:
+    >>> from benchmark.config import profile_settings
+    >>> profile_settings("cpu", "omniglot")["test_episodes"]
+    600
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROFILES = ("smoke", "cpu", "paper")
+
+
+class ConfigError(ValueError):
+    """An inconsistent or unknown setting; raised before anything is written."""
+
+
+def data_root(override: str | os.PathLike | None = None) -> Path:
+    """Return the data root: ``override`` (the ``--data`` flag), else ``$MCDI_DATA``.
+
+    Example:
+        >>> data_root("/tmp/d")
+        PosixPath('/tmp/d')
+    """
+    value = override or os.environ.get("MCDI_DATA")
+    if not value:
+        raise ConfigError(
+            "no data root: set MCDI_DATA=/path/to/data or pass --data /path/to/data "
+            "(in this repository's CI it is ../shared/data)")
+    return Path(value).expanduser()
+
+
+def cache_root(override: str | os.PathLike | None = None) -> Path:
+    """Return the cache directory (``--cache``, ``$MCDI_CACHE`` or ``~/.cache/mcdi``).
+
+    Example:
+        >>> cache_root("/tmp/c")
+        PosixPath('/tmp/c')
+    """
+    value = override or os.environ.get("MCDI_CACHE") or "~/.cache/mcdi"
+    return Path(value).expanduser()
+
+
+# Per-profile, per-dataset settings of the shared pipeline (data, body, evaluation).
+# The protocol's shape (N-way, K-shot, 15 queries, >= 600 test episodes, 5 seeds)
+# is the same in `cpu` and `paper`; `cpu` shrinks image size, body width and
+# training length so a table fits 2 CPU cores. `smoke` is for tests only.
+_COMMON = {
+    "smoke": dict(query=15, test_episodes=20, latency_episodes=3, body_epochs=2,
+                  body_batch=64, body_lr=0.01, body_width=16),
+    "cpu": dict(query=15, test_episodes=600, latency_episodes=20, body_epochs=3,
+                body_batch=128, body_lr=0.05, body_width=32),
+    "paper": dict(query=15, test_episodes=600, latency_episodes=50, body_epochs=100,
+                  body_batch=128, body_lr=0.05, body_width=64),
+}
+_DATASET = {
+    "omniglot": {"smoke": dict(image_size=28), "cpu": dict(image_size=28),
+                 "paper": dict(image_size=28)},
+    "mini-imagenet": {"smoke": dict(image_size=32), "cpu": dict(image_size=32, body_epochs=8),
+                      "paper": dict(image_size=84)},
+    "tiered-imagenet": {"smoke": dict(image_size=32), "cpu": dict(image_size=32, body_epochs=8),
+                        "paper": dict(image_size=84)},
+    "synthetic": {"smoke": dict(image_size=16), "cpu": dict(image_size=16),
+                  "paper": dict(image_size=16)},
+}
+
+
+def profile_settings(profile: str, dataset: str) -> dict:
+    """Settings of the shared pipeline for ``profile`` on ``dataset``.
+
+    Example:
+        >>> profile_settings("paper", "mini-imagenet")["image_size"]
+        84
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    out = dict(_COMMON[profile])
+    out.update(_DATASET.get(dataset, {}).get(profile, {"image_size": 84}))
+    return out

@@ -1,0 +1,93 @@
+"""What a method sees of a cell: the dataset splits, the cached body, features,
+episode samplers, the profile's settings, the seed and the device.
+
+Example:
+    >>> from benchmark.cells import Cell
+    >>> ctx = Context.build(Cell("t", "reptile", "synthetic", 5, 1, 0, "smoke"), data_root=None, cache_dir=None)
+    >>> ctx.train_sampler(query=2).episode(0).support.shape
+    torch.Size([5])
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import torch
+
+from .body import compute_features, get_body
+from .cells import Cell
+from .config import profile_settings
+from .data import EpisodeSampler, load_dataset
+from .seeding import derive_seed
+
+
+@dataclass
+class Context:
+    cell: Cell
+    dataset: object                 # FewShotDataset
+    settings: dict
+    device: torch.device
+    cache_dir: Path | None
+    progress: bool = False
+    _features: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, cell: Cell, data_root, cache_dir, device="cpu", progress=False, dataset=None) -> "Context":
+        settings = profile_settings(cell.profile, cell.dataset)
+        settings.update(cell.settings_overrides())
+        if dataset is None:
+            extra = {"seed": 0} if cell.dataset == "synthetic" else {}
+            dataset = load_dataset(cell.dataset, data_root, settings["image_size"], cache_dir, **extra)
+        return cls(cell, dataset, settings, torch.device(device), Path(cache_dir) if cache_dir else None, progress)
+
+    # -- shorthands -------------------------------------------------------
+    @property
+    def way(self) -> int:
+        return self.cell.way
+
+    @property
+    def shot(self) -> int:
+        return self.cell.shot
+
+    @property
+    def seed(self) -> int:
+        return self.cell.seed
+
+    @property
+    def profile(self) -> str:
+        return self.cell.profile
+
+    def split(self, name: str):
+        return self.dataset.splits[name]
+
+    def images(self, split: str, idx: torch.Tensor) -> torch.Tensor:
+        """Normalised float images of ``split`` at ``idx`` (on the context's device)."""
+        return self.dataset.normalize(self.split(split).images[idx]).to(self.device)
+
+    def train_sampler(self, way: int | None = None, shot: int | None = None, query: int | None = None,
+                      split: str = "train", tag: str = "meta-train") -> EpisodeSampler:
+        """Sampler of meta-training episodes (seeded by the cell seed and ``tag``)."""
+        return EpisodeSampler(self.split(split).labels, way or self.way, shot or self.shot,
+                              self.settings["query"] if query is None else query,
+                              derive_seed(self.seed, tag, self.cell.dataset))
+
+    def test_sampler(self) -> EpisodeSampler:
+        return EpisodeSampler(self.split("test").labels, self.way, self.shot, self.settings["query"],
+                              derive_seed(self.seed, "meta-test", self.cell.dataset))
+
+    # -- the shared, cached body ------------------------------------------
+    @cached_property
+    def body(self) -> torch.nn.Module:
+        s = self.settings
+        return get_body(self.dataset, self.cell.backbone, s["body_width"], s["image_size"], s["body_epochs"],
+                        s["body_batch"], s["body_lr"], self.seed, self.cache_dir, self.device, self.progress)
+
+    def features(self, split: str, body: torch.nn.Module | None = None) -> torch.Tensor:
+        """Features of every image of ``split`` under ``body`` (default: the shared body), memoised."""
+        body = body if body is not None else self.body
+        key = (split, id(body))
+        if key not in self._features:
+            self._features[key] = compute_features(body, self.dataset, self.split(split).images,
+                                                   device=self.device)
+        return self._features[key]

@@ -1,0 +1,65 @@
+"""Evaluation of an adapted method on meta-test episodes: accuracy (mean and 95%
+confidence interval over episodes) and per-sample latency.
+
+Latency, measured the same way for every method: wall time of ``method.adapt``
+on one task's raw support images (body forward, generation or fine-tuning
+included) divided by the number of query samples, averaged over
+``latency_episodes`` tasks run one at a time after one warm-up task.
+
+Example:
+    >>> mean_ci(torch.tensor([1.0, 0.0, 1.0, 1.0]))
+    (75.0, 49.0)
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+
+
+def mean_ci(accs: torch.Tensor) -> tuple:
+    """Mean accuracy and 95% CI half-width (1.96 * std / sqrt(n), std with ddof=1), in percent."""
+    accs = accs.double()
+    n = len(accs)
+    std = accs.std(unbiased=True).item() if n > 1 else 0.0
+    return round(accs.mean().item() * 100, 4), round(1.96 * std / n ** 0.5 * 100, 4)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure_latency(method, ctx, episodes, split: str = "test") -> dict:
+    """Mean adapt time per query sample (ms) over ``episodes`` (the first is a warm-up)."""
+    times, predict_times = [], []
+    for j, ep in enumerate(episodes):
+        sx, sy = ctx.images(split, ep.support), ep.support_labels.to(ctx.device)
+        qx = ctx.images(split, ep.query)
+        _sync(ctx.device)
+        t0 = time.perf_counter()
+        adapted = method.adapt(sx, sy)
+        _sync(ctx.device)
+        t1 = time.perf_counter()
+        method.predict(adapted, qx)
+        _sync(ctx.device)
+        t2 = time.perf_counter()
+        if j > 0 or len(episodes) == 1:
+            times.append((t1 - t0) / len(ep.query))
+            predict_times.append((t2 - t1) / len(ep.query))
+    return {"latency_ms": 1000 * sum(times) / len(times),
+            "predict_ms_per_sample": 1000 * sum(predict_times) / len(predict_times),
+            "latency_episodes": len(times)}
+
+
+def evaluate(method, ctx, split: str = "test") -> dict:
+    """Accuracy over ``settings['test_episodes']`` episodes and latency over ``latency_episodes``."""
+    sampler = ctx.test_sampler()
+    episodes = sampler.episodes(ctx.settings["test_episodes"])
+    accs = method.episode_accuracies(split, episodes)
+    if not torch.isfinite(accs).all():
+        raise FloatingPointError(f"{method.name}: non-finite accuracies")
+    acc, ci = mean_ci(accs)
+    out = {"acc": acc, "ci95": ci, "episodes": len(episodes), "query_per_class": ctx.settings["query"]}
+    out.update(measure_latency(method, ctx, episodes[: ctx.settings["latency_episodes"] + 1], split))
+    return out

@@ -1,0 +1,90 @@
+"""Backbones (bodies) of the downstream network.
+
+- :class:`Conv4`: 4 x [conv3x3(width), BN, ReLU, max-pool 2], flattened (MAML's
+  Omniglot/mini-ImageNet network; width 64 in the paper profile).
+- :class:`ResNet12`: 4 residual blocks of 3 x conv3x3 + BN + LeakyReLU(0.1)
+  with a 1x1 shortcut and max-pool 2, widths (64, 160, 320, 640) x ``width_mult``,
+  global average pool (as in TADAM / MetaOptNet / Meta-Baseline).
+
+``track_running_stats=False`` makes BN use batch statistics always (the
+transductive BN of MAML/REPTILE, and vmap-friendly: no buffers are mutated).
+
+Example:
+    >>> net = Conv4(in_channels=1, width=32)
+    >>> net(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 32])
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _bn(c, track):
+    return nn.BatchNorm2d(c, track_running_stats=track)
+
+
+class Conv4(nn.Module):
+    def __init__(self, in_channels: int = 3, width: int = 64, depth: int = 4, track_running_stats: bool = True):
+        super().__init__()
+        layers, c = [], in_channels
+        for _ in range(depth):
+            layers += [nn.Conv2d(c, width, 3, padding=1), _bn(width, track_running_stats), nn.ReLU(inplace=True),
+                       nn.MaxPool2d(2)]
+            c = width
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x).flatten(1)
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, cin, cout, track):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False), _bn(cout, track), nn.LeakyReLU(0.1),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False), _bn(cout, track), nn.LeakyReLU(0.1),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False), _bn(cout, track))
+        self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), _bn(cout, track))
+        self.out = nn.Sequential(nn.LeakyReLU(0.1), nn.MaxPool2d(2))
+
+    def forward(self, x):
+        return self.out(self.body(x) + self.shortcut(x))
+
+
+class ResNet12(nn.Module):
+    def __init__(self, in_channels: int = 3, width_mult: float = 1.0, track_running_stats: bool = True):
+        super().__init__()
+        widths = [max(1, int(round(w * width_mult))) for w in (64, 160, 320, 640)]
+        blocks, c = [], in_channels
+        for w in widths:
+            blocks.append(_ResBlock(c, w, track_running_stats))
+            c = w
+        self.blocks = nn.Sequential(*blocks)
+        self.out_dim = c
+
+    def forward(self, x):
+        return self.blocks(x).mean(dim=(2, 3))
+
+
+def build_backbone(name: str, in_channels: int, width: int, track_running_stats: bool = True) -> nn.Module:
+    """Build a body by name; ``width`` is Conv4's channel count or ResNet-12's first width (64 = x1).
+
+    Example:
+        >>> build_backbone("resnet12", 3, 16)(torch.zeros(2, 3, 32, 32)).shape
+        torch.Size([2, 160])
+    """
+    if name == "conv4":
+        return Conv4(in_channels, width, track_running_stats=track_running_stats)
+    if name == "resnet12":
+        return ResNet12(in_channels, width / 64, track_running_stats=track_running_stats)
+    raise KeyError(f"unknown backbone {name!r}; choose conv4 or resnet12")
+
+
+@torch.no_grad()
+def feature_dim(body: nn.Module, in_channels: int, image_size: int) -> int:
+    was = body.training
+    body.eval()
+    d = body(torch.zeros(2, in_channels, image_size, image_size)).shape[1]
+    body.train(was)
+    return int(d)

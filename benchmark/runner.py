@@ -1,0 +1,162 @@
+"""Run cells: meta-train (or load the cached meta-trained method), evaluate, and
+write one JSON record per cell atomically. Finished cells are skipped unless
+``force``; a killed run leaves no partial record, so a rerun redoes only what
+is missing.
+
+Example:
+    >>> from benchmark.cells import Cell
+    >>> rec = run_cell(Cell("demo", "meta-baseline", "synthetic", 5, 1, 0, "smoke"), data_root=None,
+    ...                cache_dir=None, results_dir="/tmp/mcdi-doc")        # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .cells import Cell, load_record
+from .config import profile_settings
+from .context import Context
+from .data import DataMissingError, check_available, load_dataset
+from .data.base import atomic_torch_save
+from .evaluate_core import evaluate
+
+log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parent.parent
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """``git describe`` of the harness (with ``-dirty`` if modified) when the process
+    started its first cell, or ``unknown``."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=REPO,
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except Exception:
+        return "unknown"
+
+
+def write_json_atomic(obj, path: Path) -> None:
+    """Write JSON to a temp file beside ``path`` and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=1, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def method_checkpoint_key(cell: Cell, hp: dict, settings: dict, shot_independent: bool = False) -> str:
+    """Cache key of a meta-trained method: everything that determines it (not the table;
+    not the shot when the method's meta-training does not depend on it)."""
+    shot = "any" if shot_independent else cell.shot
+    blob = json.dumps([cell.method, cell.dataset, cell.way, shot, cell.seed, cell.profile, cell.backbone,
+                       hp, settings], sort_keys=True, default=str)
+    return f"{cell.method}-{cell.dataset}-{cell.way}w{shot}s-seed{cell.seed}-" + \
+        hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def build_method(cell: Cell, ctx: Context):
+    from methods import get_method
+    return get_method(cell.method)(ctx, **cell.method_options())
+
+
+def shared_dataset(cell: Cell, data_root, cache_dir, datasets: dict):
+    """Load ``cell``'s dataset once per (name, image size) across the cells of a grid."""
+    s = profile_settings(cell.profile, cell.dataset)
+    s.update(cell.settings_overrides())
+    key = (cell.dataset, s["image_size"])
+    if key not in datasets:
+        extra = {"seed": 0} if cell.dataset == "synthetic" else {}
+        datasets[key] = load_dataset(cell.dataset, data_root, s["image_size"], cache_dir, **extra)
+    return datasets[key]
+
+
+def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=False, progress=False,
+             datasets: dict | None = None) -> dict:
+    """Run one cell (or return its existing record) and write ``cell.record_path(results_dir)``."""
+    path = cell.record_path(results_dir)
+    if path.exists() and not force:
+        return load_record(path)
+    from methods import get_method
+    get_method(cell.method)                      # unknown name -> clear error before any work
+    code_version()
+    check_available(cell.dataset, data_root)
+    t_start = time.perf_counter()
+    dataset = shared_dataset(cell, data_root, cache_dir, datasets) if datasets is not None else None
+    ctx = Context.build(cell, data_root, cache_dir, device, progress, dataset=dataset)
+    torch.manual_seed(cell.seed)
+    method = build_method(cell, ctx)
+    ckpt = Path(cache_dir) / "methods" / f"{method_checkpoint_key(cell, method.hp, ctx.settings, method.SHOT_INDEPENDENT_TRAINING)}.pt" \
+        if cache_dir else None
+    t0 = time.perf_counter()
+    if ckpt is not None and ckpt.exists() and not force:
+        method.load_state_dict(torch.load(ckpt, map_location=ctx.device, weights_only=False))
+        meta_train_s, reused = None, True
+    else:
+        method.meta_train()
+        meta_train_s, reused = time.perf_counter() - t0, False
+        if ckpt is not None:
+            atomic_torch_save(method.state_dict(), ckpt)
+    metrics = evaluate(method, ctx)
+    record = {
+        "cell": cell.to_json(),
+        "hparams": method.hp,
+        "settings": ctx.settings,
+        **metrics,
+        "meta_train_s": meta_train_s,
+        "meta_train_reused": reused,
+        "wall_time_s": round(time.perf_counter() - t_start, 3),
+        "code_version": code_version(),
+        "torch": torch.__version__,
+        "device": str(ctx.device),
+        "host": platform.node(),
+        "threads": torch.get_num_threads(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_json_atomic(record, path)
+    return record
+
+
+def run_grid(cells: list, data_root, cache_dir, results_dir, device="cpu", force=False, progress=True) -> dict:
+    """Run every cell in order; cells whose dataset is missing are reported, not run.
+
+    Returns ``{"done": [records], "missing_data": {dataset: message}}``.
+    """
+    done, missing = [], {}
+    datasets: dict = {}
+    todo = []
+    for c in cells:
+        try:
+            check_available(c.dataset, data_root)
+            todo.append(c)
+        except DataMissingError as exc:
+            missing.setdefault(c.dataset, str(exc))
+    for ds, msg in missing.items():
+        log.warning("skipping %s cells (missing data): %s", ds, msg.splitlines()[0])
+    bar = tqdm(todo, desc="cells", disable=not progress)
+    for c in bar:
+        bar.set_postfix_str(str(c))
+        existed = c.record_path(results_dir).exists() and not force
+        rec = run_cell(c, data_root, cache_dir, results_dir, device, force, progress, datasets)
+        if not existed:
+            tqdm.write(f"{c}: acc {rec['acc']:.2f} +- {rec['ci95']:.2f}  latency {rec['latency_ms']:.3f} ms/sample"
+                       f"  ({rec['wall_time_s']:.0f}s)")
+        done.append(rec)
+    return {"done": done, "missing_data": missing}

@@ -1,0 +1,37 @@
+"""Method registry. A new method is one file plus one line in ``_REGISTRY``.
+
+Example:
+    >>> sorted(registered())[:2]
+    ['meta-baseline', 'reptile']
+    >>> get_method("nope")
+    Traceback (most recent call last):
+    ...
+    methods.UnknownMethodError: unknown method 'nope'; registered methods: meta-baseline, reptile
+"""
+from __future__ import annotations
+
+import importlib
+
+# name -> "module:Class" (imported lazily so a method's heavy deps load only when used)
+_REGISTRY = {
+    "reptile": "methods.reptile:Reptile",
+    "meta-baseline": "methods.meta_baseline:MetaBaseline",
+}
+
+
+class UnknownMethodError(KeyError):
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def registered() -> list:
+    """Names of all registered methods."""
+    return sorted(_REGISTRY)
+
+
+def get_method(name: str):
+    """The method class registered as ``name``; an unknown name lists the registered ones."""
+    if name not in _REGISTRY:
+        raise UnknownMethodError(f"unknown method {name!r}; registered methods: {', '.join(registered())}")
+    module, cls = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)

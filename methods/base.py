@@ -1,0 +1,121 @@
+"""The interface every method implements.
+
+A method is constructed on a :class:`~benchmark.context.Context` (dataset, cached
+body, profile, seed, device) and then:
+
+- ``meta_train()``: learns on the meta-train split only;
+- ``adapt(support_x, support_y)``: produces the adapted model for one new task
+  (generation, a closed-form rule or gradient fine-tuning) - this is what the
+  latency measures;
+- ``predict(adapted, query_x)``: logits for query images;
+- ``episode_accuracies(split, episodes)``: accuracy per episode; the default
+  loops over adapt/predict, methods may override it with a batched version that
+  gives the same numbers.
+
+Hyper-parameters: ``DEFAULTS[profile]`` (optionally refined per dataset by
+``DATASET_DEFAULTS[dataset][profile]``), overridden by the cell's options.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from benchmark.config import ConfigError
+
+
+class Method:
+    name: str = ""
+    paper: str = ""
+    DEFAULTS: dict = {}             # profile -> hyper-parameters
+    DATASET_DEFAULTS: dict = {}     # dataset -> profile -> hyper-parameters
+    SHOT_INDEPENDENT_TRAINING = False  # True: meta_train() does not depend on the test shot
+
+    def __init__(self, ctx, **options):
+        self.ctx = ctx
+        hp = dict(self.DEFAULTS.get(ctx.profile, {}))
+        hp.update(self.DATASET_DEFAULTS.get(ctx.cell.dataset, {}).get(ctx.profile, {}))
+        unknown = set(options) - set(hp)
+        if unknown:
+            raise ConfigError(f"{self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(hp)}")
+        hp.update(options)
+        self.hp = hp
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` on inconsistent hyper-parameters (before any work)."""
+
+    # -- the interface ------------------------------------------------------
+    def meta_train(self) -> None:
+        raise NotImplementedError
+
+    def adapt(self, support_x: torch.Tensor, support_y: torch.Tensor) -> Any:
+        raise NotImplementedError
+
+    def predict(self, adapted: Any, query_x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def episode_accuracies(self, split: str, episodes: list) -> torch.Tensor:
+        accs = []
+        for ep in episodes:
+            adapted = self.adapt(self.ctx.images(split, ep.support), ep.support_labels.to(self.ctx.device))
+            logits = self.predict(adapted, self.ctx.images(split, ep.query))
+            accs.append((logits.argmax(-1).cpu() == ep.query_labels).float().mean())
+        return torch.stack(accs)
+
+    # -- checkpointing --------------------------------------------------------
+    def state_dict(self) -> dict:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict) -> None:
+        raise NotImplementedError
+
+
+def class_means(feats: torch.Tensor, labels: torch.Tensor, way: int) -> torch.Tensor:
+    """Per-class mean of ``feats`` ``[E, n, d]`` with ``labels`` ``[E, n]`` -> ``[E, way, d]``
+    (the task embedding ``Emb(T)``: support features class by class)."""
+    onehot = torch.nn.functional.one_hot(labels, way).to(feats.dtype)          # [E, n, way]
+    return onehot.transpose(1, 2) @ feats / onehot.sum(1).clamp_min(1).unsqueeze(-1)
+
+
+class FeatureMethod(Method):
+    """A method that adapts only a head on features of a frozen body.
+
+    Subclasses implement ``adapt_features(sf, sy, way)`` and ``predict_features(head, qf)``
+    on batched features (leading episode dimension E). Accuracy over many episodes is
+    computed from the split's features, computed once; ``adapt`` (timed for latency)
+    runs the body on the raw support images.
+    """
+
+    def eval_body(self) -> torch.nn.Module:
+        return self.ctx.body
+
+    def adapt_features(self, sf: torch.Tensor, sy: torch.Tensor, way: int) -> Any:
+        raise NotImplementedError
+
+    def predict_features(self, head: Any, qf: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def adapt(self, support_x, support_y):
+        body = self.eval_body().eval()
+        way = int(support_y.max()) + 1
+        return self.adapt_features(body(support_x).unsqueeze(0), support_y.unsqueeze(0), way)
+
+    @torch.no_grad()
+    def predict(self, head, query_x):
+        return self.predict_features(head, self.eval_body().eval()(query_x).unsqueeze(0))[0]
+
+    @torch.no_grad()
+    def episode_accuracies(self, split, episodes, chunk: int = 200):
+        feats = self.ctx.features(split, self.eval_body())
+        accs = []
+        for i in range(0, len(episodes), chunk):
+            eps = episodes[i:i + chunk]
+            sf = torch.stack([feats[e.support] for e in eps]).to(self.ctx.device)
+            qf = torch.stack([feats[e.query] for e in eps]).to(self.ctx.device)
+            sy = torch.stack([e.support_labels for e in eps]).to(self.ctx.device)
+            qy = torch.stack([e.query_labels for e in eps])
+            logits = self.predict_features(self.adapt_features(sf, sy, eps[0].way), qf)
+            accs.append((logits.argmax(-1).cpu() == qy).float().mean(1))
+        return torch.cat(accs)

@@ -1,0 +1,139 @@
+"""REPTILE (Nichol, Achiam & Schulman 2018, "On First-Order Meta-Learning Algorithms").
+
+First-order meta-learning of the *full* downstream network (Conv4/ResNet-12 body +
+linear head), trained from scratch on the meta-train classes:
+
+    for each meta-iteration: sample B tasks; for each, phi_i <- K steps of Adam
+    (beta1 = 0) on minibatches of the task; phi <- phi + eps * mean_i(phi_i - phi),
+    eps annealed linearly from ``outer_lr`` to 0.
+
+Test: start from phi, ``eval_steps`` Adam steps on the support set, predict the
+query set. BN uses batch statistics (the transductive setting of the paper's
+main results). The B inner loops (and the test-time adaptations of many
+episodes) run batched with ``torch.func.vmap`` (:mod:`methods.inner_loop`).
+
+Paper settings (transductive, Nichol et al. Appendix A): Omniglot - Adam lr 1e-3,
+inner batch 10, 5 inner iterations, 10 training shots, meta-batch 5, 100K
+iterations, outer step 1.0 -> 0, 50 eval iterations with batch 5 (1-shot) /
+10 (5-shot); mini-ImageNet - the same with 8 inner iterations and 15 training shots.
+The ``cpu`` profile keeps everything but the iteration counts (meta and eval)
+and the network width, which it reduces to fit two CPU cores.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, vmap
+from tqdm.auto import tqdm
+
+from benchmark.config import ConfigError
+from benchmark.models.backbones import build_backbone
+from benchmark.seeding import generator
+
+from .base import Method
+from .inner_loop import batched_adam, cyclic_minibatches, stack_params
+
+
+class Reptile(Method):
+    name = "reptile"
+    paper = "Nichol, Achiam & Schulman 2018, On First-Order Meta-Learning Algorithms"
+    DEFAULTS = {
+        "smoke": dict(meta_iters=40, meta_batch=5, inner_steps=5, inner_batch=10, inner_lr=1e-3,
+                      train_shots=5, outer_lr=1.0, eval_steps=10, eval_batch=10, eval_chunk=100),
+        "cpu": dict(meta_iters=200, meta_batch=5, inner_steps=5, inner_batch=10, inner_lr=1e-3,
+                    train_shots=10, outer_lr=1.0, eval_steps=10, eval_batch=10, eval_chunk=100),
+        "paper": dict(meta_iters=100_000, meta_batch=5, inner_steps=5, inner_batch=10, inner_lr=1e-3,
+                      train_shots=10, outer_lr=1.0, eval_steps=50, eval_batch=10, eval_chunk=50),
+    }
+    DATASET_DEFAULTS = {
+        "mini-imagenet": {"paper": dict(inner_steps=8, train_shots=15), "cpu": dict(inner_steps=8, train_shots=15)},
+        "tiered-imagenet": {"paper": dict(inner_steps=8, train_shots=15), "cpu": dict(inner_steps=8, train_shots=15)},
+    }
+    BETAS = (0.0, 0.999)
+    # meta-training uses `train_shots` examples per class whatever the test shot, so the
+    # meta-trained network is the same for (5,1) and (5,5) and is cached once for both
+    SHOT_INDEPENDENT_TRAINING = True
+
+    def validate(self):
+        for k in ("meta_iters", "meta_batch", "inner_steps", "inner_batch", "train_shots", "eval_steps"):
+            if int(self.hp[k]) < 1:
+                raise ConfigError(f"reptile: {k} must be >= 1, got {self.hp[k]}")
+
+    # -- network ----------------------------------------------------------------
+    def _build(self) -> None:
+        ctx = self.ctx
+        body = build_backbone(ctx.cell.backbone, ctx.dataset.channels, ctx.settings["body_width"],
+                              track_running_stats=False)
+        size = ctx.settings["image_size"]
+        with torch.no_grad():
+            dim = body(torch.zeros(2, ctx.dataset.channels, size, size)).shape[1]
+        self.net = nn.Sequential(body, nn.Linear(dim, ctx.way)).to(ctx.device)
+
+    def _loss(self, params, x, y):
+        return F.cross_entropy(functional_call(self.net, params, (x,)), y)
+
+    def _adapt_batch(self, params: dict, x: torch.Tensor, y: torch.Tensor, steps: int, batch: int,
+                     g: torch.Generator) -> dict:
+        """Adapt B copies of ``params`` (unbatched) to B tasks (``x`` ``[B, n, C, H, W]``, ``y`` ``[B, n]``)."""
+        B, n = y.shape
+        idx = cyclic_minibatches(n, batch, steps, B, g).to(x.device)      # [steps, B, bs]
+        rows = torch.arange(B, device=x.device).unsqueeze(1)
+
+        def batch_fn(s):
+            return x[rows, idx[s]], y[rows, idx[s]]
+
+        return batched_adam(self._loss, stack_params(params, B), batch_fn, steps, self.hp["inner_lr"], self.BETAS)
+
+    # -- the interface -------------------------------------------------------------
+    def meta_train(self) -> None:
+        ctx, hp = self.ctx, self.hp
+        torch.manual_seed(ctx.seed)
+        self._build()
+        self.phi = {k: v.detach().clone() for k, v in self.net.named_parameters()}
+        sampler = ctx.train_sampler(shot=hp["train_shots"], query=0)
+        g = generator(ctx.seed, "reptile-inner")
+        B, iters = hp["meta_batch"], hp["meta_iters"]
+        for it in tqdm(range(iters), desc="reptile meta-train", disable=not ctx.progress, leave=False):
+            eps = sampler.episodes(B, start=it * B)
+            x = torch.stack([ctx.images("train", e.support) for e in eps])
+            y = torch.stack([e.support_labels for e in eps]).to(ctx.device)
+            new = self._adapt_batch(self.phi, x, y, hp["inner_steps"], hp["inner_batch"], g)
+            step = hp["outer_lr"] * (1 - it / iters)                        # linear annealing to 0
+            self.phi = {k: v + step * (new[k].mean(0) - v) for k, v in self.phi.items()}
+
+    def _eval_batch(self, shot: int) -> int:
+        return self.hp["eval_batch"] if shot > 1 else self.ctx.way
+
+    def adapt(self, support_x, support_y):
+        g = generator(self.ctx.seed, "reptile-adapt")
+        shot = len(support_y) // max(1, int(support_y.max()) + 1)
+        return self._adapt_batch(self.phi, support_x.unsqueeze(0), support_y.unsqueeze(0),
+                                 self.hp["eval_steps"], self._eval_batch(shot), g)
+
+    @torch.no_grad()
+    def predict(self, adapted, query_x):
+        return vmap(lambda p, x: functional_call(self.net, p, (x,)))(adapted, query_x.unsqueeze(0))[0]
+
+    def episode_accuracies(self, split, episodes):
+        ctx, chunk = self.ctx, self.hp["eval_chunk"]
+        g = generator(ctx.seed, "reptile-eval")
+        accs = []
+        for i in range(0, len(episodes), chunk):
+            eps = episodes[i:i + chunk]
+            sx = torch.stack([ctx.images(split, e.support) for e in eps])
+            sy = torch.stack([e.support_labels for e in eps]).to(ctx.device)
+            adapted = self._adapt_batch(self.phi, sx, sy, self.hp["eval_steps"], self._eval_batch(eps[0].shot), g)
+            qx = torch.stack([ctx.images(split, e.query) for e in eps])
+            with torch.no_grad():
+                logits = vmap(lambda p, x: functional_call(self.net, p, (x,)))(adapted, qx)
+            qy = torch.stack([e.query_labels for e in eps])
+            accs.append((logits.argmax(-1).cpu() == qy).float().mean(1))
+        return torch.cat(accs)
+
+    def state_dict(self):
+        return {"phi": {k: v.cpu() for k, v in self.phi.items()}}
+
+    def load_state_dict(self, state):
+        self._build()
+        self.phi = {k: v.to(self.ctx.device) for k, v in state["phi"].items()}
