@@ -3,8 +3,9 @@ confidence interval over episodes) and per-sample latency.
 
 Latency, measured the same way for every method: wall time of ``method.adapt``
 on one task's raw support images (body forward, generation or fine-tuning
-included) divided by the number of query samples, averaged over
-``latency_episodes`` tasks run one at a time after one warm-up task.
+included) divided by the number of query samples; the median over
+``latency_episodes`` tasks run one at a time after one warm-up task (the median
+is robust to other processes on a shared machine; the mean is recorded too).
 
 Example:
     >>> mean_ci(torch.tensor([1.0, 0.0, 1.0, 1.0]))
@@ -31,7 +32,7 @@ def _sync(device: torch.device) -> None:
 
 
 def measure_latency(method, ctx, episodes, split: str = "test") -> dict:
-    """Mean adapt time per query sample (ms) over ``episodes`` (the first is a warm-up)."""
+    """Median adapt time per query sample (ms) over ``episodes`` (the first is a warm-up)."""
     times, predict_times = [], []
     for j, ep in enumerate(episodes):
         sx, sy = ctx.images(split, ep.support), ep.support_labels.to(ctx.device)
@@ -47,8 +48,9 @@ def measure_latency(method, ctx, episodes, split: str = "test") -> dict:
         if j > 0 or len(episodes) == 1:
             times.append((t1 - t0) / len(ep.query))
             predict_times.append((t2 - t1) / len(ep.query))
-    return {"latency_ms": 1000 * sum(times) / len(times),
-            "predict_ms_per_sample": 1000 * sum(predict_times) / len(predict_times),
+    times, predict_times = torch.tensor(times), torch.tensor(predict_times)
+    return {"latency_ms": 1000 * times.median().item(), "latency_ms_mean": 1000 * times.mean().item(),
+            "predict_ms_per_sample": 1000 * predict_times.median().item(),
             "latency_episodes": len(times)}
 
 
