@@ -36,6 +36,7 @@ class Grid:
     source: str = "mc-di"                   # which paper's numbers to put beside ours
     variants: dict = field(default_factory=dict)   # row label -> (method, options)
     backbone: str = "conv4"
+    out_name: str = ""                      # output file stem (default: the table name)
 
     def rows(self) -> list:
         """(row label, method, options) for every row: plain methods, then variants."""
@@ -70,6 +71,7 @@ def parser(grid: Grid) -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="+", help="only these methods")
     p.add_argument("--datasets", nargs="+", help="only these datasets")
     p.add_argument("--force", action="store_true", help="redo finished cells")
+    p.add_argument("--jobs", type=int, default=1, help="cells run in parallel worker processes (1 thread each)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--table-only", action="store_true", help="only aggregate existing records")
     return p
@@ -97,7 +99,8 @@ def grid_main(grid: Grid, argv=None) -> int:
             print(f"not implemented yet (rows left out, not faked): {', '.join(absent)}")
         missing = {}
         if not args.table_only:
-            out = run_grid(runnable, root, cache, args.results, args.device, args.force, not args.no_progress)
+            out = run_grid(runnable, root, cache, args.results, args.device, args.force, not args.no_progress,
+                           args.jobs)
             missing = out["missing_data"]
         else:
             from .data import check_available
@@ -112,7 +115,8 @@ def grid_main(grid: Grid, argv=None) -> int:
                           and (r["cell"].get("variant") or "") == c.variant for c in runnable)]
         df = build_table(records, runnable, grid.table, missing, grid.source,
                          expected_seeds=len(args.seeds or grid.seeds))
-        csv_path, tex_path = write_table(df, table_stem(args.results, grid.table, args.profile), grid.caption)
+        stem = table_stem(args.results, grid.out_name or grid.table, args.profile)
+        csv_path, tex_path = write_table(df, stem, grid.caption)
     except (UnknownMethodError, ConfigError, DataMissingError, DataCorruptError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -88,32 +88,41 @@ def shared_dataset(cell: Cell, data_root, cache_dir, datasets: dict):
     return datasets[key]
 
 
+def trained_method(cell: Cell, data_root, cache_dir, device="cpu", force=False, progress=False,
+                   datasets: dict | None = None) -> tuple:
+    """The cell's method, meta-trained (or loaded from the cache of meta-trained methods).
+
+    Returns ``(method, ctx, meta_train_s, reused)``.
+    """
+    from methods import get_method
+    get_method(cell.method)                      # unknown name -> clear error before any work
+    check_available(cell.dataset, data_root)
+    dataset = shared_dataset(cell, data_root, cache_dir, datasets) if datasets is not None else None
+    ctx = Context.build(cell, data_root, cache_dir, device, progress, dataset=dataset)
+    torch.manual_seed(cell.seed)
+    method = build_method(cell, ctx)
+    key = method_checkpoint_key(cell, method.hp, ctx.settings, method.SHOT_INDEPENDENT_TRAINING)
+    ckpt = Path(cache_dir) / "methods" / f"{key}.pt" if cache_dir else None
+    t0 = time.perf_counter()
+    if ckpt is not None and ckpt.exists() and not force:
+        method.load_state_dict(torch.load(ckpt, map_location=ctx.device, weights_only=False))
+        return method, ctx, None, True
+    method.meta_train()
+    meta_train_s = time.perf_counter() - t0
+    if ckpt is not None:
+        atomic_torch_save(method.state_dict(), ckpt)
+    return method, ctx, meta_train_s, False
+
+
 def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=False, progress=False,
              datasets: dict | None = None) -> dict:
     """Run one cell (or return its existing record) and write ``cell.record_path(results_dir)``."""
     path = cell.record_path(results_dir)
     if path.exists() and not force:
         return load_record(path)
-    from methods import get_method
-    get_method(cell.method)                      # unknown name -> clear error before any work
     code_version()
-    check_available(cell.dataset, data_root)
     t_start = time.perf_counter()
-    dataset = shared_dataset(cell, data_root, cache_dir, datasets) if datasets is not None else None
-    ctx = Context.build(cell, data_root, cache_dir, device, progress, dataset=dataset)
-    torch.manual_seed(cell.seed)
-    method = build_method(cell, ctx)
-    ckpt = Path(cache_dir) / "methods" / f"{method_checkpoint_key(cell, method.hp, ctx.settings, method.SHOT_INDEPENDENT_TRAINING)}.pt" \
-        if cache_dir else None
-    t0 = time.perf_counter()
-    if ckpt is not None and ckpt.exists() and not force:
-        method.load_state_dict(torch.load(ckpt, map_location=ctx.device, weights_only=False))
-        meta_train_s, reused = None, True
-    else:
-        method.meta_train()
-        meta_train_s, reused = time.perf_counter() - t0, False
-        if ckpt is not None:
-            atomic_torch_save(method.state_dict(), ckpt)
+    method, ctx, meta_train_s, reused = trained_method(cell, data_root, cache_dir, device, force, progress, datasets)
     metrics = evaluate(method, ctx)
     record = {
         "cell": cell.to_json(),
@@ -134,8 +143,33 @@ def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=
     return record
 
 
-def run_grid(cells: list, data_root, cache_dir, results_dir, device="cpu", force=False, progress=True) -> dict:
-    """Run every cell in order; cells whose dataset is missing are reported, not run.
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+
+
+def _cell_job(args) -> dict:
+    cell, data_root, cache_dir, results_dir, device, force = args
+    return run_cell(cell, data_root, cache_dir, results_dir, device, force, False, {})
+
+
+def _body_job(args) -> str:
+    cell, data_root, cache_dir, device = args
+    Context.build(cell, data_root, cache_dir, device).body        # pretrains and caches the shared body
+    return str(cell)
+
+
+def _uses_body(cell: Cell) -> bool:
+    from methods import get_method
+    return getattr(get_method(cell.method), "USES_BODY", False)
+
+
+def run_grid(cells: list, data_root, cache_dir, results_dir, device="cpu", force=False, progress=True,
+             jobs: int = 1) -> dict:
+    """Run every cell; cells whose dataset is missing are reported, not run.
+
+    ``jobs > 1`` runs cells in that many worker processes (one torch thread each): the
+    shared bodies the pending cells need are pretrained first, then the cells. Every
+    cell still writes its own record atomically, so a killed run resumes the same way.
 
     Returns ``{"done": [records], "missing_data": {dataset: message}}``.
     """
@@ -150,13 +184,38 @@ def run_grid(cells: list, data_root, cache_dir, results_dir, device="cpu", force
             missing.setdefault(c.dataset, str(exc))
     for ds, msg in missing.items():
         log.warning("skipping %s cells (missing data): %s", ds, msg.splitlines()[0])
-    bar = tqdm(todo, desc="cells", disable=not progress)
-    for c in bar:
-        bar.set_postfix_str(str(c))
-        existed = c.record_path(results_dir).exists() and not force
-        rec = run_cell(c, data_root, cache_dir, results_dir, device, force, progress, datasets)
+
+    def report(c, rec, existed):
         if not existed:
             tqdm.write(f"{c}: acc {rec['acc']:.2f} +- {rec['ci95']:.2f}  latency {rec['latency_ms']:.3f} ms/sample"
                        f"  ({rec['wall_time_s']:.0f}s)")
         done.append(rec)
+
+    if jobs <= 1:
+        bar = tqdm(todo, desc="cells", disable=not progress)
+        for c in bar:
+            bar.set_postfix_str(str(c))
+            existed = c.record_path(results_dir).exists() and not force
+            report(c, run_cell(c, data_root, cache_dir, results_dir, device, force, progress, datasets), existed)
+        return {"done": done, "missing_data": missing}
+
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    pending = [c for c in todo if force or not c.record_path(results_dir).exists()]
+    for c in todo:
+        if c not in pending:
+            done.append(load_record(c.record_path(results_dir)))
+    for c in {(c.dataset, c.profile, c.options): c for c in pending}.values():
+        shared_dataset(c, data_root, cache_dir, {})                 # decode once, into the cache
+    bodies = {(c.dataset, c.seed, c.profile, c.backbone, c.settings_overrides().__repr__()): c
+              for c in pending if _uses_body(c)}
+    code_version()
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool:
+        for f in tqdm(as_completed([pool.submit(_body_job, (c, data_root, cache_dir, device))
+                                    for c in bodies.values()]), total=len(bodies), desc="bodies",
+                      disable=not progress):
+            f.result()
+        futures = {pool.submit(_cell_job, (c, data_root, cache_dir, results_dir, device, force)): c for c in pending}
+        for f in tqdm(as_completed(futures), total=len(futures), desc="cells", disable=not progress):
+            report(futures[f], f.result(), False)
     return {"done": done, "missing_data": missing}

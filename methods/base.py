@@ -30,6 +30,7 @@ class Method:
     DEFAULTS: dict = {}             # profile -> hyper-parameters
     DATASET_DEFAULTS: dict = {}     # dataset -> profile -> hyper-parameters
     SHOT_INDEPENDENT_TRAINING = False  # True: meta_train() does not depend on the test shot
+    USES_BODY = False                  # True: uses the shared pretrained body (ctx.body)
 
     def __init__(self, ctx, **options):
         self.ctx = ctx
@@ -86,6 +87,8 @@ class FeatureMethod(Method):
     computed from the split's features, computed once; ``adapt`` (timed for latency)
     runs the body on the raw support images.
     """
+
+    USES_BODY = True
 
     def eval_body(self) -> torch.nn.Module:
         return self.ctx.body

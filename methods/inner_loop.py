@@ -14,6 +14,7 @@ Example:
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -23,21 +24,26 @@ from torch.func import grad, vmap
 def batched_adam(loss_fn: Callable, params: dict, batch_fn: Callable[[int], tuple], steps: int, lr: float,
                  betas=(0.9, 0.999), eps: float = 1e-8) -> dict:
     """Run Adam on B stacked parameter sets; ``batch_fn(step)`` returns the step's data
-    (tensors with a leading B dimension). ``loss_fn(params, *data)`` is per-copy."""
+    (tensors with a leading B dimension). ``loss_fn(params, *data)`` is per-copy.
+    The update is ``torch.optim.Adam``'s, applied with multi-tensor (``_foreach``) ops."""
     grad_fn = vmap(grad(loss_fn))
-    p = {k: v.detach().clone() for k, v in params.items()}
-    m = {k: torch.zeros_like(v) for k, v in p.items()}
-    v2 = {k: torch.zeros_like(v) for k, v in p.items()}
+    keys = list(params)
+    p = [params[k].detach().clone() for k in keys]
+    m = [torch.zeros_like(v) for v in p]
+    v2 = [torch.zeros_like(v) for v in p]
     b1, b2 = betas
     for s in range(1, steps + 1):
-        g = grad_fn(p, *batch_fn(s - 1))
-        for k in p:
-            m[k].mul_(b1).add_(g[k], alpha=1 - b1)
-            v2[k].mul_(b2).addcmul_(g[k], g[k], value=1 - b2)
-            m_hat = m[k] / (1 - b1 ** s)
-            v_hat = v2[k] / (1 - b2 ** s)
-            p[k] = p[k] - lr * m_hat / (v_hat.sqrt() + eps)
-    return p
+        g = grad_fn(dict(zip(keys, p)), *batch_fn(s - 1))
+        g = [g[k] for k in keys]
+        torch._foreach_mul_(m, b1)
+        torch._foreach_add_(m, g, alpha=1 - b1)
+        torch._foreach_mul_(v2, b2)
+        torch._foreach_addcmul_(v2, g, g, value=1 - b2)
+        denom = torch._foreach_sqrt(v2)
+        torch._foreach_div_(denom, math.sqrt(1 - b2 ** s))
+        torch._foreach_add_(denom, eps)
+        torch._foreach_addcdiv_(p, m, denom, value=-lr / (1 - b1 ** s))
+    return dict(zip(keys, p))
 
 
 def sequential_adam(loss_fn: Callable, params: dict, batch_fn: Callable[[int], tuple], steps: int, lr: float,

@@ -8,7 +8,8 @@ from benchmark.cli import Grid, grid_main
 GRID = Grid(
     table="table3",
     caption="Few-shot accuracy (\\%) and per-sample latency; ours (paper).",
-    methods=["reptile", "meta-baseline", "meta-hypernetwork", "ghn3", "ocd", "meta-diff", "d2nwg", "mv-di", "mc-di"],
+    methods=["reptile", "meta-baseline", "meta-hypernetwork", "ghn3", "ocd", "meta-diff", "d2nwg", "mv-di", "mc-di",
+             "ref-target-head", "ref-centroid"],
     datasets=["omniglot", "mini-imagenet", "tiered-imagenet"],
     settings=[(5, 1), (5, 5)],
     seeds=(0, 1, 2, 3, 4),

@@ -1,0 +1,100 @@
+"""The denoiser eps_phi(x_t, t, Emb): a small 1-D U-Net over the flattened,
+per-layer-normalised head weights (Meta-Diff / DDPM style), conditioned on the
+time step (sinusoidal embedding + MLP) and the task embedding (the support
+features class by class, flattened, through an MLP), both added to every
+residual block, and (optionally) the task embedding aligned with the weights as
+a second input channel.
+
+Example:
+    >>> net = UNet1D(length=165, emb_dim=5 * 32, channels=16, emb_layout=torch.arange(165) % 160)
+    >>> net(torch.randn(3, 165), torch.tensor([0, 5, 19]), torch.randn(3, 160)).shape
+    torch.Size([3, 165])
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding of integer steps ``t`` ``[B]`` -> ``[B, dim]``."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = t.float().unsqueeze(-1) * freqs
+    return torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
+
+
+def _groups(c: int) -> int:
+    return next(g for g in (8, 4, 2, 1) if c % g == 0)
+
+
+class ResBlock1D(nn.Module):
+    def __init__(self, cin: int, cout: int, cond_dim: int):
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(_groups(cin), cin), nn.Conv1d(cin, cout, 3, padding=1)
+        self.cond = nn.Linear(cond_dim, cout)
+        self.norm2, self.conv2 = nn.GroupNorm(_groups(cout), cout), nn.Conv1d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x, c):
+        h = self.conv1(F.silu(self.norm1(x))) + self.cond(c).unsqueeze(-1)
+        h = self.conv2(F.silu(self.norm2(h)))
+        return h + self.skip(x)
+
+
+class UNet1D(nn.Module):
+    """``aligned=True`` adds a second input channel: the task embedding laid out along the
+    weight axis (``emb_layout`` maps each weight position to an embedding entry, or -1),
+    so that for a linear head the weight of class c, feature j sees the prototype of class
+    c, feature j at its own position; the global embedding is added to every block either way."""
+
+    def __init__(self, length: int, emb_dim: int, channels: int = 32, mults=(1, 2), cond_dim: int = 128,
+                 emb_layout: torch.Tensor | None = None):
+        super().__init__()
+        if emb_layout is not None:
+            self.register_buffer("emb_layout", emb_layout.long().clamp_min(-1), persistent=False)
+        else:
+            self.emb_layout = None
+        self.length = length
+        self.levels = len(mults)
+        self.padded = -(-length // 2 ** self.levels) * 2 ** self.levels
+        self.cond_dim = cond_dim
+        self.time_mlp = nn.Sequential(nn.Linear(cond_dim, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
+        self.emb_mlp = nn.Sequential(nn.Linear(emb_dim, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
+        self.inp = nn.Conv1d(1 if emb_layout is None else 2, channels, 3, padding=1)
+        widths = [channels * m for m in mults]
+        self.down, self.pool = nn.ModuleList(), nn.ModuleList()
+        c = channels
+        for w in widths:
+            self.down.append(ResBlock1D(c, w, cond_dim))
+            self.pool.append(nn.Conv1d(w, w, 3, stride=2, padding=1))
+            c = w
+        self.mid = ResBlock1D(c, c, cond_dim)
+        self.up = nn.ModuleList()
+        for w in reversed(widths):
+            self.up.append(ResBlock1D(c + w, w, cond_dim))
+            c = w
+        self.out = nn.Sequential(nn.GroupNorm(_groups(c), c), nn.SiLU(), nn.Conv1d(c, 1, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        c = self.time_mlp(timestep_embedding(t, self.cond_dim)) + self.emb_mlp(emb)
+        h = x.unsqueeze(1)
+        if self.emb_layout is not None:
+            aligned = torch.cat([emb, torch.zeros_like(emb[:, :1])], 1)[:, self.emb_layout]   # -1 -> 0
+            h = torch.cat([h, aligned.unsqueeze(1)], 1)
+        h = self.inp(F.pad(h, (0, self.padded - self.length)))
+        skips = []
+        for block, pool in zip(self.down, self.pool):
+            h = block(h, c)
+            skips.append(h)
+            h = pool(h)
+        h = self.mid(h, c)
+        for block in self.up:
+            h = F.interpolate(h, scale_factor=2, mode="nearest")
+            h = block(torch.cat([h, skips.pop()], dim=1), c)
+        return self.out(h).squeeze(1)[:, : self.length]

@@ -1,0 +1,80 @@
+"""Training objectives of the diffusion weight generators, one short function each.
+
+All take the denoiser's prediction ``eps_pred = eps_phi(x_t, t, Emb)`` through a
+callable so that the noising (which depends on the loss) stays here.
+
+Example:
+    >>> from methods.diffusion.schedule import linear_alphas
+    >>> a = linear_alphas(6); theta = torch.randn(2, 5)
+    >>> t = torch.tensor([0, 1]); eps = torch.randn(2, 5)
+    >>> model = lambda x, t: torch.zeros_like(x)
+    >>> bool(torch.isclose(local_consistency_loss(model, theta, t, eps, a, s_i=6, weighting="simple"),
+    ...                    vanilla_loss(model, theta, t, eps, a)))
+    True
+"""
+from __future__ import annotations
+
+import torch
+
+from .schedule import alpha_bar, alpha_bar_local
+
+
+def denoising_loss(model, theta, eps, t, coef):
+    """The common form of every objective here: ``x_t = a theta + b eps`` and
+    ``|| c eps_phi(x_t, t) - e eps ||^2`` summed over weights, averaged over draws, with
+    per-draw coefficients ``coef = (a, b, c, e)`` from :func:`coefficients`."""
+    a, b, c, e = (v.view(-1, *([1] * (theta.dim() - 1))).to(theta.dtype) for v in coef)
+    x_t = a * theta + b * eps
+    return ((c * model(x_t, t) - e * eps) ** 2).flatten(1).sum(1).mean()
+
+
+def coefficients(kind: str, alphas: torch.Tensor, t: torch.Tensor, s_i: torch.Tensor | int | None = None,
+                 weighting: str = "paper") -> tuple:
+    """Per-draw ``(a, b, c, e)`` of :func:`denoising_loss` for ``kind`` "vanilla" (Eq. 1) or
+    "local" (Eq. 3, target reached at step ``s_i``, which may differ per draw)."""
+    T = len(alphas)
+    ab = alpha_bar(alphas)[t]
+    if kind == "vanilla":
+        one = torch.ones_like(ab)
+        return ab.sqrt(), (1 - ab).sqrt(), one, one
+    if kind != "local":
+        raise ValueError(f"unknown objective {kind!r}")
+    s_i = torch.as_tensor(s_i).expand_as(t)
+    if (t >= s_i).any() or (s_i > T).any():
+        raise ValueError("local consistency loss needs t < s_i <= T")
+    table = alpha_bar_table(alphas)                       # [T+1, T+1]: table[s, t] = abar^{(s)}_t
+    ab_i = table[s_i, t]
+    if weighting == "paper":
+        return ab_i.sqrt(), (1 - ab_i).sqrt(), (1 - ab_i).sqrt(), (1 - ab).sqrt()
+    if weighting == "simple":
+        return ab_i.sqrt(), (1 - ab_i).sqrt(), torch.ones_like(ab), ((1 - ab) / (1 - ab_i)).sqrt()
+    raise ValueError(f"unknown weighting {weighting!r}; use 'paper' or 'simple'")
+
+
+def alpha_bar_table(alphas: torch.Tensor) -> torch.Tensor:
+    """``table[s, t] = prod_{j=t}^{s-1} alphas[j]`` (1 for t >= s): abar^i_t for s = s_i."""
+    T = len(alphas)
+    table = torch.ones(T + 1, T + 1, dtype=alphas.dtype)
+    for s in range(1, T + 1):
+        table[s, : s + 1] = alpha_bar_local(alphas, s)
+    return table
+
+
+def vanilla_loss(model, theta: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, alphas: torch.Tensor):
+    """Eq. 1: ``|| eps_phi(x_t, t) - eps ||^2`` with ``x_t = sqrt(abar_t) theta + sqrt(1-abar_t) eps``,
+    t in [0, T). Mv-Di's objective (== local consistency with k = 1) and, on local targets, Tw-Di's."""
+    return denoising_loss(model, theta, eps, t, coefficients("vanilla", alphas, t))
+
+
+def local_consistency_loss(model, theta_i: torch.Tensor, t: torch.Tensor, eps: torch.Tensor,
+                           alphas: torch.Tensor, s_i: int, weighting: str = "paper"):
+    """Eq. 3, the local consistency loss L^i for the target ``theta_i`` = theta_{i*d}, reached at
+    step ``s_i`` = i*T/k, with t in [0, s_i):
+
+        x_t = sqrt(abar^i_t) theta_i + sqrt(1 - abar^i_t) eps
+        L^i = || sqrt(1 - abar^i_t) eps_phi(x_t, t) - sqrt(1 - abar_t) eps ||^2      ("paper")
+
+    ``weighting="simple"`` divides each term by (1 - abar^i_t) (the per-t weight that
+    Appendix B's "can be simplified" drops): same minimiser per t, and exactly Eq. 1 for k = 1.
+    """
+    return denoising_loss(model, theta_i, eps, t, coefficients("local", alphas, t, s_i, weighting))

@@ -1,0 +1,73 @@
+"""Noise schedules as plain functions (reversed indexing of the Mc-Di paper).
+
+``alphas[t]`` for t = 0..T-1 is *increasing*: step 0 (pure noise) removes the most
+noise. The cumulative products are
+
+    abar_t   = prod_{j=t}^{T-1} alpha_j                 (abar_T = 1)      -- Sec. 2.2
+    abar^i_t = prod_{j=t}^{s_i - 1} alpha_j, s_i = i*T/k (abar^i_{s_i} = 1) -- Eq. 3
+
+Example:
+    >>> a = linear_alphas(4)
+    >>> bool((a[1:] > a[:-1]).all())
+    True
+    >>> float(alpha_bar(a)[-1])
+    1.0
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def linear_alphas(T: int, beta_start: float = 0.01, beta_end: float = 0.3) -> torch.Tensor:
+    """DDPM's linear beta schedule from ``beta_start`` to ``beta_end``, alpha = 1 - beta,
+    reversed so that alpha increases with t (the default; see docs/readings.md)."""
+    betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
+    return (1.0 - betas).flip(0)
+
+
+def cosine_alphas(T: int, s: float = 0.008, min_alpha: float = 1e-3) -> torch.Tensor:
+    """Nichol & Dhariwal's cosine schedule, reversed, each alpha clipped to >= ``min_alpha``."""
+    steps = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos((steps / T + s) / (1 + s) * math.pi / 2) ** 2
+    alphas_ddpm = (f[1:] / f[:-1]).clamp(min=min_alpha, max=0.9999)
+    return alphas_ddpm.flip(0)
+
+
+SCHEDULES = {"linear": linear_alphas, "cosine": cosine_alphas}
+
+
+def make_alphas(name: str, T: int, **kw) -> torch.Tensor:
+    """Schedule by name ("linear" or "cosine")."""
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; choose one of {sorted(SCHEDULES)}")
+    return SCHEDULES[name](T, **kw)
+
+
+def alpha_bar(alphas: torch.Tensor) -> torch.Tensor:
+    """``abar[t] = prod_{j=t}^{T-1} alphas[j]`` for t = 0..T (length T+1, last entry 1)."""
+    rev_cumprod = torch.cumprod(alphas.flip(0), 0).flip(0)
+    return torch.cat([rev_cumprod, torch.ones(1, dtype=alphas.dtype)])
+
+
+def target_steps(T: int, k: int, strict: bool = False) -> list:
+    """``s_i = floor(i*T/k)`` for i = 1..k, the steps at which the chain should pass the local
+    targets (s_k = T). The paper's defaults k = 3, T = 20 make i*T/k fractional, so the
+    default reading floors it (6, 13, 20); ``strict=True`` requires k to divide T.
+
+    Example:
+        >>> target_steps(20, 3)
+        [6, 13, 20]
+    """
+    if k < 1 or k > T:
+        raise ValueError(f"segment number k={k} must be between 1 and the diffusion steps T={T}")
+    if strict and T % k:
+        raise ValueError(f"diffusion steps T={T} must be divisible by the segment number k={k} "
+                         f"(strict_segments); use T={T - T % k} or T={T + k - T % k}")
+    return [i * T // k for i in range(1, k + 1)]
+
+
+def alpha_bar_local(alphas: torch.Tensor, s_i: int) -> torch.Tensor:
+    """``abar^i[t] = prod_{j=t}^{s_i-1} alphas[j]`` for t = 0..s_i (length s_i+1, last entry 1)."""
+    return alpha_bar(alphas[:s_i])

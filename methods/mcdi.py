@@ -1,0 +1,257 @@
+"""Mc-Di and its ablations (Mc-Di paper, Sections 2-3; Algorithms 1 and 2).
+
+The generator is a denoiser eps_phi(x_t, t, Emb) (a 1-D U-Net over the flattened,
+per-layer-normalised head weights) conditioned on the task embedding Emb = the
+support features of the frozen body, class by class (class means), so the
+generated head's rows line up with the task's classes. It is meta-trained with
+REPTILE (Algorithm 2) over (task j, local target i) pairs taken from heads
+prepared by Algorithm 1 (:mod:`benchmark.weights`), and generates a new task's
+head from its support set with the deterministic sampler - no gradient steps at
+test time.
+
+Variants (one class, one objective switch):
+- ``mc-di``: k = 3 local targets, local consistency loss (Eq. 3);
+- ``mv-di``: k = 1 (Proposition 1: vanilla diffusion on theta_M);
+- ``tw-di``: the k = 3 local targets, each treated as the chain's end point with
+  the vanilla loss (Eq. 1) - C2 without C3.
+
+Readings and deviations (see docs/readings.md):
+- Emb: class means of the frozen Conv4 body's support features, standardised
+  per dimension over the prepared meta-train tasks ("calculated by a ResNet101
+  backbone used by [5]" in the paper: no ImageNet ResNet101 can be loaded here,
+  and the class-mean embedding of the task's own body keeps rows aligned).
+- Optimisers: inner loop Adam (lr eta), outer loop Adam on the REPTILE
+  pseudo-gradient (phi - mean phi_i) with lr zeta (Lt-Di's appendix: "Adam for both
+  loops"); ``outer="sgd"`` gives phi += zeta * mean(phi_i - phi) as in Algorithm 2.
+- The ``cpu`` profile uses fewer meta-training tasks and iterations and a narrower
+  U-Net than the paper (6000 epochs on 2 A100s).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch.func import functional_call
+from tqdm.auto import tqdm
+
+from benchmark.config import ConfigError
+from benchmark.data.base import atomic_torch_save
+from benchmark.models.heads import head_forward, head_shapes
+from benchmark.seeding import derive_seed, generator
+from benchmark.weights import PrepConfig, augmented_features, local_targets, prepare_heads, unflatten_head
+
+from .base import FeatureMethod, class_means
+from .diffusion.denoiser import UNet1D
+from .diffusion.losses import coefficients, denoising_loss
+from .diffusion.sampler import sample
+from .diffusion.schedule import make_alphas, target_steps
+from .inner_loop import batched_adam, stack_params
+
+PREP_KEYS = set(PrepConfig().to_dict())
+
+
+def _profile(**kw):
+    base = dict(segments=3, steps=20, strict_segments=False, schedule="linear", weighting="paper", objective="local",
+                head="linear", tasks=256, meta_iters=300, meta_batch=8, inner_steps=3, inner_lr=0.005,
+                outer="adam", outer_lr=0.001, draws=8, channels=16, cond_dim=64, aligned_emb=True,
+                lr=0.005, rho=0.05, sam=True, augment=True, views=4, noise=0.1, rotation=15.0,
+                max_steps=100, min_steps=12, patience=10, tol=0.01, grid=12)
+    base.update(kw)
+    return base
+
+
+class WeightDiffusion(FeatureMethod):
+    name = "mc-di"
+    paper = "Learning to Learn Weight Generation via Local Consistency Diffusion (Mc-Di)"
+    DEFAULTS = {
+        "smoke": _profile(tasks=64, meta_iters=40, meta_batch=8, draws=4, channels=8, cond_dim=32,
+                          max_steps=40, outer_lr=0.003),
+        "cpu": _profile(),
+        "paper": _profile(tasks=20000, meta_iters=6000 * 20, meta_batch=32, draws=16, channels=64,
+                          cond_dim=256),
+    }
+
+    def validate(self):
+        hp = self.hp
+        target_steps(hp["steps"], hp["segments"], hp["strict_segments"])   # inconsistent k, T: a clear error
+        if hp["grid"] % hp["segments"]:
+            raise ConfigError(f"{self.name}: segments k={hp['segments']} must divide grid={hp['grid']}")
+        if hp["objective"] not in ("local", "tw-di"):
+            raise ConfigError(f"{self.name}: objective must be 'local' or 'tw-di'")
+
+    # -- data for meta-training -------------------------------------------------------
+    def prep_config(self) -> PrepConfig:
+        return PrepConfig(**{k: self.hp[k] for k in PREP_KEYS if k in self.hp})
+
+    def prepared_weights(self) -> dict:
+        """Algorithm 1 on ``tasks`` meta-train tasks, cached by everything that determines it."""
+        ctx, cfg = self.ctx, self.prep_config()
+        key_blob = json.dumps([ctx.cell.dataset, ctx.cell.backbone, ctx.settings, ctx.way, ctx.shot, ctx.seed,
+                               self.hp["tasks"], cfg.to_dict()], sort_keys=True, default=str)
+        path = (ctx.cache_dir / "weights" / f"prep-{ctx.cell.dataset}-{ctx.way}w{ctx.shot}s-seed{ctx.seed}-"
+                f"{derive_seed(0, key_blob) % 16 ** 10:010x}.pt") if ctx.cache_dir else None
+        if path is not None and path.exists():
+            return torch.load(path, weights_only=False)
+        sampler = ctx.train_sampler(query=0, tag="weight-preparation")
+        episodes = sampler.episodes(self.hp["tasks"])
+        idx = torch.stack([e.support for e in episodes])                        # [E, n]
+        E, n = idx.shape
+        feats = augmented_features(ctx.body, ctx.images("train", idx.reshape(-1)), cfg,
+                                   derive_seed(ctx.seed, "prep-augment"))        # [E*n, V, d]
+        feats = feats.view(E, n, feats.shape[1], -1).transpose(1, 2).contiguous()
+        labels = torch.stack([e.support_labels for e in episodes]).to(feats.device)
+        prep = prepare_heads(feats, labels, ctx.way, cfg, derive_seed(ctx.seed, "prep"))
+        prep.update(task_support=idx, emb=class_means(feats[:, 0], labels, ctx.way).cpu(), config=cfg.to_dict())
+        if path is not None:
+            atomic_torch_save(prep, path)
+        return prep
+
+    # -- the denoiser ------------------------------------------------------------------------
+    def emb_layout(self, P: int, emb_dim: int) -> torch.Tensor | None:
+        """Weight position -> embedding entry: for a linear head, w[c, j] <- proto[c, j]
+        (biases get none, -1); None (no aligned channel) for other heads or when disabled."""
+        if not self.hp["aligned_emb"] or self.hp["head"] != "linear":
+            return None
+        return torch.cat([torch.arange(emb_dim), torch.full((P - emb_dim,), -1)])
+
+    def _build(self, P: int, emb_dim: int) -> None:
+        torch.manual_seed(derive_seed(self.ctx.seed, "denoiser-init") % 2 ** 31)
+        self.net = UNet1D(P, emb_dim, channels=self.hp["channels"], cond_dim=self.hp["cond_dim"],
+                          emb_layout=self.emb_layout(P, emb_dim)).to(self.ctx.device)
+        self.alphas = make_alphas(self.hp["schedule"], self.hp["steps"])
+
+    def _targets(self, prep: dict) -> tuple:
+        """(targets ``[E, k, P]``, the step s_i at which each is to be reached ``[k]``)."""
+        hp = self.hp
+        targets = local_targets(prep["trajectory"], hp["segments"], hp["grid"])
+        if hp["objective"] == "tw-di":                                   # every target at the chain's end
+            return targets, torch.full((hp["segments"],), hp["steps"])
+        return targets, torch.tensor(target_steps(hp["steps"], hp["segments"], hp["strict_segments"]))
+
+    def _normalise_fit(self, targets: torch.Tensor, emb: torch.Tensor) -> None:
+        """Per-layer mean/std of the target heads; per-dimension mean/std of the embeddings."""
+        ctx = self.ctx
+        d = emb.shape[-1]
+        mean, std, i = [], [], 0
+        for shape in head_shapes(self.hp["head"], d, ctx.way).values():
+            n = torch.Size(shape).numel()
+            block = targets[..., i:i + n]
+            mean.append(torch.full((n,), block.mean().item()))
+            std.append(torch.full((n,), block.std().clamp_min(1e-8).item()))
+            i += n
+        self.w_mean, self.w_std = torch.cat(mean), torch.cat(std)
+        self.e_mean, self.e_std = emb.mean((0, 1)), emb.std((0, 1)).clamp_min(1e-6)
+
+    def _emb(self, protos: torch.Tensor) -> torch.Tensor:
+        return ((protos - self.e_mean.to(protos.device)) / self.e_std.to(protos.device)).flatten(1)
+
+    def _eps_model(self, params=None, emb=None):
+        def model(x, t):
+            e = emb.expand(x.shape[0], -1) if emb.shape[0] == 1 else emb
+            if params is None:
+                return self.net(x, t, e)
+            return functional_call(self.net, params, (x, t, e))
+        return model
+
+    # -- Algorithm 2 ---------------------------------------------------------------------------
+    def meta_train(self) -> None:
+        ctx, hp = self.ctx, self.hp
+        prep = self.prepared_weights()
+        targets, s_of = self._targets(prep)                               # [E, k, P], [k]
+        self._normalise_fit(targets, prep["emb"])
+        targets_n = ((targets - self.w_mean) / self.w_std).to(ctx.device)
+        emb_n = self._emb(prep["emb"]).to(ctx.device)
+        E, k, P = targets.shape
+        self._build(P, emb_n.shape[1])
+        phi = {name: p.detach().clone() for name, p in self.net.named_parameters()}
+        outer = torch.optim.Adam(phi.values(), lr=hp["outer_lr"]) if hp["outer"] == "adam" else None
+        g = generator(ctx.seed, "mcdi-meta")
+        B, K, D = hp["meta_batch"], hp["inner_steps"], hp["draws"]
+        kind = "vanilla" if hp["objective"] == "tw-di" else "local"
+        self.curves = []                                                  # (iteration, i, L^i) for Figure 5
+
+        def loss_fn(p, theta, emb, t, eps, a, b, c, e):
+            model = self._eps_model(p, emb.unsqueeze(0))
+            return denoising_loss(model, theta.expand(len(t), -1), eps, t, (a, b, c, e))
+
+        for it in tqdm(range(hp["meta_iters"]), desc=f"{self.name} meta-train", disable=not ctx.progress,
+                       leave=False):
+            j = torch.randint(0, E, (B,), generator=g)                       # Algorithm 2, line 3
+            i = torch.randint(0, k, (B,), generator=g)
+            theta = targets_n[j, i]                                          # [B, P]
+            emb = emb_n[j]
+            s_i = s_of[i]                                                    # [B]
+            # K inner steps, each with D fresh (t, eps) draws per copy
+            t = (torch.rand(K, B, D, generator=g) * s_i.view(1, B, 1)).long()
+            eps = torch.randn(K, B, D, P, generator=g).to(ctx.device)
+            coef = [coefficients(kind, self.alphas, t[s].reshape(-1), s_i.repeat_interleave(D), hp["weighting"])
+                    for s in range(K)]
+            coef = [tuple(c.view(B, D).float().to(ctx.device) for c in cs) for cs in coef]
+
+            def batch_fn(s):
+                return (theta, emb, t[s].to(ctx.device), eps[s]) + coef[s]
+
+            phis = batched_adam(loss_fn, stack_params(phi, B), batch_fn, K, hp["inner_lr"])
+            with torch.no_grad():
+                if it % 10 == 0:
+                    last = [loss_fn({n: v[b] for n, v in phis.items()}, *[x[b] for x in batch_fn(K - 1)]).item()
+                            for b in range(B)]
+                    self.curves += [(it, int(i[b]) + 1, last[b]) for b in range(B)]
+                delta = {n: phis[n].mean(0) - v for n, v in phi.items()}
+                if outer is None:
+                    for n in phi:
+                        phi[n] += hp["outer_lr"] * delta[n]
+                else:
+                    for n, v in phi.items():
+                        v.grad = -delta[n]
+                    outer.step()
+        self.net.load_state_dict(phi)
+        self.net.eval()
+
+    # -- generation -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, protos: torch.Tensor, return_chain: bool = False, seed_tag: str = "generate"):
+        """Heads (normalised-flat, de-normalised-flat) for class-mean embeddings ``protos`` ``[E, way, d]``."""
+        g = generator(self.ctx.seed, seed_tag)
+        x0 = torch.randn(protos.shape[0], len(self.w_mean), generator=g).to(protos.device)
+        out = sample(self._eps_model(None, self._emb(protos)), x0, self.alphas, return_chain=return_chain)
+        denorm = (lambda x: x * self.w_std.to(x.device) + self.w_mean.to(x.device))
+        return [denorm(x) for x in out] if return_chain else denorm(out)
+
+    def adapt_features(self, sf, sy, way):
+        flat = self.generate(class_means(sf, sy, way))
+        if not torch.isfinite(flat).all():
+            raise FloatingPointError(f"{self.name}: generated non-finite weights")
+        return unflatten_head(flat, self.hp["head"], sf.shape[-1], way)
+
+    def predict_features(self, head, qf):
+        return head_forward(self.hp["head"], head, qf)
+
+    def state_dict(self):
+        return {"net": self.net.state_dict(), "w_mean": self.w_mean, "w_std": self.w_std, "e_mean": self.e_mean,
+                "e_std": self.e_std, "P": len(self.w_mean), "emb_dim": len(self.e_mean) * self.ctx.way,
+                "curves": getattr(self, "curves", [])}
+
+    def load_state_dict(self, state):
+        self._build(state["P"], state["emb_dim"])
+        self.net.load_state_dict(state["net"])
+        self.net.eval()
+        self.w_mean, self.w_std, self.e_mean, self.e_std = (state[k] for k in ("w_mean", "w_std", "e_mean", "e_std"))
+        self.curves = state.get("curves", [])
+
+
+class McDi(WeightDiffusion):
+    name = "mc-di"
+
+
+class MvDi(WeightDiffusion):
+    """Mv-Di: k = 1, i.e. vanilla diffusion on theta_M (Proposition 1)."""
+    name = "mv-di"
+    DEFAULTS = {p: dict(v, segments=1) for p, v in WeightDiffusion.DEFAULTS.items()}
+
+
+class TwDi(WeightDiffusion):
+    """Tw-Di: the k = 3 local targets each used as the chain's end point with the vanilla loss."""
+    name = "tw-di"
+    DEFAULTS = {p: dict(v, objective="tw-di") for p, v in WeightDiffusion.DEFAULTS.items()}

@@ -1,0 +1,91 @@
+"""Reference rows (not methods of the papers; labelled "reference" in the tables).
+
+- ``ref-target-head``: the heads a perfect generator would produce - theta_M of
+  Algorithm 1 (Adam + SAM + augmentation, early stopping) run on each *test*
+  task's support set, with the same preparation settings as Mc-Di's meta-train
+  targets. It is an upper reference for every head generator, and its latency is
+  that of gradient training of the head.
+- ``ref-centroid``: a cosine nearest-centroid classifier on the same frozen body
+  (Meta-Baseline without its meta stage): what the body alone gives.
+"""
+from __future__ import annotations
+
+import torch
+
+from benchmark.models.heads import head_forward
+from benchmark.seeding import derive_seed
+from benchmark.weights import PrepConfig, augmented_features, prepare_heads, unflatten_head
+
+from .base import FeatureMethod, class_means
+from .mcdi import WeightDiffusion
+from .meta_baseline import cosine_logits
+
+
+class CentroidReference(FeatureMethod):
+    name = "ref-centroid"
+    paper = "reference: cosine nearest centroid on the frozen body"
+    DEFAULTS = {"smoke": {}, "cpu": {}, "paper": {}}
+
+    def meta_train(self) -> None:
+        self.ctx.body                                   # the shared body is all it needs
+
+    def adapt_features(self, sf, sy, way):
+        return class_means(sf, sy, way)
+
+    def predict_features(self, centroids, qf):
+        return cosine_logits(centroids, qf, 1.0)
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+class TargetHeadReference(FeatureMethod):
+    name = "ref-target-head"
+    paper = "reference: theta_M of Algorithm 1 on the test task's support set"
+    DEFAULTS = {p: {k: v for k, v in hp.items() if k in PrepConfig().to_dict()}
+                for p, hp in WeightDiffusion.DEFAULTS.items()}
+
+    def meta_train(self) -> None:
+        self.ctx.body
+
+    def _heads(self, support_images: torch.Tensor, sy: torch.Tensor, way: int) -> dict:
+        """``support_images`` ``[E, n, C, H, W]`` (normalised) -> theta_M heads."""
+        cfg = PrepConfig(**self.hp)
+        E, n = sy.shape
+        feats = augmented_features(self.ctx.body, support_images.flatten(0, 1), cfg,
+                                   derive_seed(self.ctx.seed, "ref-augment"))
+        feats = feats.view(E, n, feats.shape[1], -1).transpose(1, 2).contiguous()
+        with torch.enable_grad():
+            prep = prepare_heads(feats, sy, way, cfg, derive_seed(self.ctx.seed, "ref-prep"))
+        return unflatten_head(prep["trajectory"][:, -1].to(feats.device), cfg.head, feats.shape[-1], way)
+
+    @torch.no_grad()
+    def adapt(self, support_x, support_y):
+        return self._heads(support_x.unsqueeze(0), support_y.unsqueeze(0), int(support_y.max()) + 1)
+
+    def predict_features(self, head, qf):
+        return head_forward(self.hp["head"], head, qf)
+
+    @torch.no_grad()
+    def episode_accuracies(self, split, episodes, chunk: int = 200):
+        ctx = self.ctx
+        feats = ctx.features(split)
+        accs = []
+        for i in range(0, len(episodes), chunk):
+            eps = episodes[i:i + chunk]
+            sx = torch.stack([ctx.images(split, e.support) for e in eps])
+            sy = torch.stack([e.support_labels for e in eps]).to(ctx.device)
+            heads = self._heads(sx, sy, eps[0].way)
+            qf = torch.stack([feats[e.query] for e in eps]).to(ctx.device)
+            qy = torch.stack([e.query_labels for e in eps])
+            accs.append((self.predict_features(heads, qf).argmax(-1).cpu() == qy).float().mean(1))
+        return torch.cat(accs)
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass

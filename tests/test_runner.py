@@ -1,0 +1,94 @@
+"""Runner: atomic records, resume after a kill, --force, clear errors that write nothing."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmark.cells import Cell
+from benchmark.cli import Grid, grid_main
+from benchmark.runner import run_cell, run_grid
+
+REPO = Path(__file__).resolve().parent.parent
+
+GRID_SCRIPT = textwrap.dedent("""
+    import sys
+    from benchmark.cli import Grid, grid_main
+    GRID = Grid("killtest", methods=["meta-baseline", "reptile"], datasets=["synthetic"],
+                settings=[(5, 1)], seeds=(0, 1, 2))
+    raise SystemExit(grid_main(GRID, sys.argv[1:]))
+""")
+
+
+def _records(results: Path) -> dict:
+    return {p: p.stat().st_mtime_ns for p in results.glob("runs/**/*.json")}
+
+
+def test_kill_and_rerun_redoes_only_unfinished_cells(tmp_path):
+    script = tmp_path / "grid.py"
+    script.write_text(GRID_SCRIPT)
+    results, cache = tmp_path / "results", tmp_path / "cache"
+    args = [sys.executable, str(script), "--profile", "smoke", "--results", str(results), "--cache", str(cache),
+            "--no-progress"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 300
+    while len(_records(results)) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = _records(results)
+    assert 2 <= len(before) < 6, "the kill must land while cells remain"
+    assert not list(results.glob("runs/**/*.tmp")), "a killed run leaves no half file"
+    for p in before:
+        json.loads(p.read_text())                         # every record present is complete
+
+    out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    after = _records(results)
+    assert len(after) == 6
+    assert all(after[p] == t for p, t in before.items()), "finished cells were not redone"
+    redone = [line for line in out.stdout.splitlines() if " acc " in line and "latency" in line]
+    assert len(redone) == 6 - len(before)
+    table = (results / "killtest_smoke.csv").read_text().splitlines()
+    assert len(table) == 3 and all(line.endswith(",ok") for line in table[1:])
+
+
+def test_force_redoes_and_records_are_complete(tmp_path):
+    cell = Cell("t", "meta-baseline", "synthetic", 5, 1, 0, "smoke")
+    rec = run_cell(cell, None, tmp_path / "c", tmp_path / "r")
+    path = cell.record_path(tmp_path / "r")
+    for key in ("cell", "hparams", "acc", "ci95", "latency_ms", "wall_time_s", "code_version", "episodes"):
+        assert key in rec
+    t0 = path.stat().st_mtime_ns
+    run_cell(cell, None, tmp_path / "c", tmp_path / "r")
+    assert path.stat().st_mtime_ns == t0
+    time.sleep(0.01)
+    run_cell(cell, None, tmp_path / "c", tmp_path / "r", force=True)
+    assert path.stat().st_mtime_ns != t0
+
+
+def test_missing_data_cells_are_reported_not_run(tmp_path):
+    cells = [Cell("t", "meta-baseline", "omniglot", 5, 1, 0, "smoke")]
+    out = run_grid(cells, tmp_path / "nodata", tmp_path / "c", tmp_path / "r", progress=False)
+    assert out["done"] == [] and "omniglot" in out["missing_data"]
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_unknown_method_and_missing_data(tmp_path, capsys):
+    grid = Grid("t3", methods=["reptile"], datasets=["omniglot"], settings=[(5, 1)])
+    rc = grid_main(grid, ["--methods", "bogus", "--data", str(tmp_path), "--results", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unknown method 'bogus'" in err and "reptile" in err
+    assert not (tmp_path / "r").exists()
+    # a table whose only dataset is missing: no run, the table says "missing data"
+    rc = grid_main(grid, ["--profile", "smoke", "--data", str(tmp_path), "--results", str(tmp_path / "r"),
+                          "--no-progress"])
+    assert rc == 0
+    csv = (tmp_path / "r" / "t3_smoke.csv").read_text()
+    assert "missing data" in csv and not list((tmp_path / "r").glob("runs/**/*.json"))

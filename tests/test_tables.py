@@ -1,0 +1,45 @@
+import pandas as pd
+import pytest
+
+from benchmark.cells import Cell
+from benchmark.evaluate_core import mean_ci
+from benchmark.tables import aggregate, build_table, records_frame, to_latex
+import torch
+
+
+def _rec(method, dataset, shot, seed, acc, lat=2.0, variant=""):
+    return {"cell": {"method": method, "variant": variant, "dataset": dataset, "way": 5, "shot": shot,
+                     "seed": seed}, "acc": acc, "ci95": 0.5, "latency_ms": lat}
+
+
+def test_aggregate_known_mean_std():
+    recs = [_rec("reptile", "omniglot", 1, s, a) for s, a in enumerate([90.0, 91.0, 92.0, 93.0, 94.0])]
+    agg = aggregate(records_frame(recs))
+    row = agg.iloc[0]
+    assert row.n_seeds == 5 and row.acc_mean == pytest.approx(92.0)
+    assert row.acc_std == pytest.approx(1.5811388, rel=1e-6)      # sample std (ddof=1) of 90..94
+
+
+def test_build_table_with_paper_values_and_latex():
+    grid = [Cell("table3", "reptile", d, 5, 1, s, "cpu") for d in ("omniglot", "tiered-imagenet") for s in range(2)]
+    recs = [_rec("reptile", "omniglot", 1, 0, 80.0, 3.0), _rec("reptile", "omniglot", 1, 1, 84.0, 5.0)]
+    df = build_table(recs, grid, "table3", missing_data={"tiered-imagenet": "missing"})
+    om = df[df.dataset == "omniglot"].iloc[0]
+    assert om.acc_mean == 82.0 and om.acc_std == pytest.approx(2.8284271) and om.latency_ms == 4.0
+    assert om.paper_acc_mean == 95.39 and om.paper_acc_std == 0.09 and om.status == "ok"
+    ti = df[df.dataset == "tiered-imagenet"].iloc[0]
+    assert ti.status == "missing data" and ti.paper_acc_mean == 49.12
+    tex = to_latex(df, "cap", "tab:x")
+    assert r"82.00 $\pm$ 2.83 (95.39 $\pm$ 0.09)" in tex
+    assert r"\textit{missing data}" in tex and r"\begin{tabular}" in tex and "4.000 & 20.7" in tex
+
+
+def test_partial_seeds_flagged():
+    grid = [Cell("table3", "reptile", "omniglot", 5, 1, s, "cpu") for s in range(5)]
+    df = build_table([_rec("reptile", "omniglot", 1, 0, 80.0)], grid, "table3")
+    assert df.iloc[0].status == "partial (1/5 seeds)"
+
+
+def test_mean_ci():
+    acc, ci = mean_ci(torch.tensor([1.0, 0.0] * 50))
+    assert acc == 50.0 and ci == pytest.approx(1.96 * 0.5025189 / 10 * 100, rel=1e-4)
