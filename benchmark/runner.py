@@ -147,9 +147,18 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
-def _cell_job(args) -> dict:
-    cell, data_root, cache_dir, results_dir, device, force = args
-    return run_cell(cell, data_root, cache_dir, results_dir, device, force, False, {})
+def _cells_job(args) -> list:
+    """Run a group of cells in order in one worker (cells that share a meta-trained method)."""
+    cells, data_root, cache_dir, results_dir, device, force = args
+    datasets: dict = {}
+    return [(c, run_cell(c, data_root, cache_dir, results_dir, device, force, False, datasets)) for c in cells]
+
+
+def _training_group(cell: Cell) -> tuple:
+    """Cells with the same group share one meta-training (e.g. REPTILE's (5,1) and (5,5))."""
+    from methods import get_method
+    shot = "any" if get_method(cell.method).SHOT_INDEPENDENT_TRAINING else cell.shot
+    return (cell.method, cell.dataset, cell.way, shot, cell.seed, cell.profile, cell.backbone, cell.options)
 
 
 def _body_job(args) -> str:
@@ -168,7 +177,9 @@ def run_grid(cells: list, data_root, cache_dir, results_dir, device="cpu", force
     """Run every cell; cells whose dataset is missing are reported, not run.
 
     ``jobs > 1`` runs cells in that many worker processes (one torch thread each): the
-    shared bodies the pending cells need are pretrained first, then the cells. Every
+    shared bodies the pending cells need are pretrained first, then the cells, grouped so
+    that cells sharing one meta-training (same method, dataset, seed; shot too unless the
+    method's training ignores it) run in order in one worker. Every
     cell still writes its own record atomically, so a killed run resumes the same way.
 
     Returns ``{"done": [records], "missing_data": {dataset: message}}``.
@@ -215,7 +226,12 @@ def run_grid(cells: list, data_root, cache_dir, results_dir, device="cpu", force
                                     for c in bodies.values()]), total=len(bodies), desc="bodies",
                       disable=not progress):
             f.result()
-        futures = {pool.submit(_cell_job, (c, data_root, cache_dir, results_dir, device, force)): c for c in pending}
-        for f in tqdm(as_completed(futures), total=len(futures), desc="cells", disable=not progress):
-            report(futures[f], f.result(), False)
+        groups: dict = {}
+        for c in pending:
+            groups.setdefault(_training_group(c), []).append(c)
+        futures = [pool.submit(_cells_job, (g, data_root, cache_dir, results_dir, device, force))
+                   for g in groups.values()]
+        for f in tqdm(as_completed(futures), total=len(futures), desc="cell groups", disable=not progress):
+            for c, rec in f.result():
+                report(c, rec, False)
     return {"done": done, "missing_data": missing}

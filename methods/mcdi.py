@@ -32,8 +32,6 @@ import json
 from pathlib import Path
 
 import torch
-from torch.func import functional_call
-from tqdm.auto import tqdm
 
 from benchmark.config import ConfigError
 from benchmark.data.base import atomic_torch_save
@@ -43,10 +41,9 @@ from benchmark.weights import PrepConfig, augmented_features, local_targets, pre
 
 from .base import FeatureMethod, class_means
 from .diffusion.denoiser import UNet1D
-from .diffusion.losses import coefficients, denoising_loss
+from .diffusion.meta_train import MetaConfig, reptile_denoiser
 from .diffusion.sampler import sample
 from .diffusion.schedule import make_alphas, target_steps
-from .inner_loop import batched_adam, stack_params
 
 PREP_KEYS = set(PrepConfig().to_dict())
 
@@ -146,13 +143,9 @@ class WeightDiffusion(FeatureMethod):
     def _emb(self, protos: torch.Tensor) -> torch.Tensor:
         return ((protos - self.e_mean.to(protos.device)) / self.e_std.to(protos.device)).flatten(1)
 
-    def _eps_model(self, params=None, emb=None):
-        def model(x, t):
-            e = emb.expand(x.shape[0], -1) if emb.shape[0] == 1 else emb
-            if params is None:
-                return self.net(x, t, e)
-            return functional_call(self.net, params, (x, t, e))
-        return model
+    def _eps_model(self, emb: torch.Tensor):
+        """eps_phi(x, t) for a batch of tasks with standardised, flattened embeddings ``emb``."""
+        return lambda x, t: self.net(x, t, emb)
 
     # -- Algorithm 2 ---------------------------------------------------------------------------
     def meta_train(self) -> None:
@@ -162,51 +155,16 @@ class WeightDiffusion(FeatureMethod):
         self._normalise_fit(targets, prep["emb"])
         targets_n = ((targets - self.w_mean) / self.w_std).to(ctx.device)
         emb_n = self._emb(prep["emb"]).to(ctx.device)
-        E, k, P = targets.shape
-        self._build(P, emb_n.shape[1])
-        phi = {name: p.detach().clone() for name, p in self.net.named_parameters()}
-        outer = torch.optim.Adam(phi.values(), lr=hp["outer_lr"]) if hp["outer"] == "adam" else None
-        g = generator(ctx.seed, "mcdi-meta")
-        B, K, D = hp["meta_batch"], hp["inner_steps"], hp["draws"]
-        kind = "vanilla" if hp["objective"] == "tw-di" else "local"
-        self.curves = []                                                  # (iteration, i, L^i) for Figure 5
-
-        def loss_fn(p, theta, emb, t, eps, a, b, c, e):
-            model = self._eps_model(p, emb.unsqueeze(0))
-            return denoising_loss(model, theta.expand(len(t), -1), eps, t, (a, b, c, e))
-
-        for it in tqdm(range(hp["meta_iters"]), desc=f"{self.name} meta-train", disable=not ctx.progress,
-                       leave=False):
-            j = torch.randint(0, E, (B,), generator=g)                       # Algorithm 2, line 3
-            i = torch.randint(0, k, (B,), generator=g)
-            theta = targets_n[j, i]                                          # [B, P]
-            emb = emb_n[j]
-            s_i = s_of[i]                                                    # [B]
-            # K inner steps, each with D fresh (t, eps) draws per copy
-            t = (torch.rand(K, B, D, generator=g) * s_i.view(1, B, 1)).long()
-            eps = torch.randn(K, B, D, P, generator=g).to(ctx.device)
-            coef = [coefficients(kind, self.alphas, t[s].reshape(-1), s_i.repeat_interleave(D), hp["weighting"])
-                    for s in range(K)]
-            coef = [tuple(c.view(B, D).float().to(ctx.device) for c in cs) for cs in coef]
-
-            def batch_fn(s):
-                return (theta, emb, t[s].to(ctx.device), eps[s]) + coef[s]
-
-            phis = batched_adam(loss_fn, stack_params(phi, B), batch_fn, K, hp["inner_lr"])
-            with torch.no_grad():
-                if it % 10 == 0:
-                    last = [loss_fn({n: v[b] for n, v in phis.items()}, *[x[b] for x in batch_fn(K - 1)]).item()
-                            for b in range(B)]
-                    self.curves += [(it, int(i[b]) + 1, last[b]) for b in range(B)]
-                delta = {n: phis[n].mean(0) - v for n, v in phi.items()}
-                if outer is None:
-                    for n in phi:
-                        phi[n] += hp["outer_lr"] * delta[n]
-                else:
-                    for n, v in phi.items():
-                        v.grad = -delta[n]
-                    outer.step()
-        self.net.load_state_dict(phi)
+        if not (torch.isfinite(targets).all() and torch.isfinite(prep["emb"]).all()):
+            raise FloatingPointError(f"{self.name}: weight preparation produced non-finite weights "
+                                     f"(lower lr={hp['lr']} or rho={hp['rho']})")
+        self._build(targets.shape[-1], emb_n.shape[1])
+        cfg = MetaConfig(objective="vanilla" if hp["objective"] == "tw-di" else "local",
+                         weighting=hp["weighting"], iters=hp["meta_iters"], meta_batch=hp["meta_batch"],
+                         inner_steps=hp["inner_steps"], inner_lr=hp["inner_lr"], outer=hp["outer"],
+                         outer_lr=hp["outer_lr"], draws=hp["draws"])
+        self.curves = reptile_denoiser(self.net, targets_n, emb_n, s_of, self.alphas, cfg,
+                                       generator(ctx.seed, "mcdi-meta"), ctx.progress, f"{self.name} meta-train")
         self.net.eval()
 
     # -- generation -------------------------------------------------------------------------------
@@ -215,7 +173,7 @@ class WeightDiffusion(FeatureMethod):
         """Heads (normalised-flat, de-normalised-flat) for class-mean embeddings ``protos`` ``[E, way, d]``."""
         g = generator(self.ctx.seed, seed_tag)
         x0 = torch.randn(protos.shape[0], len(self.w_mean), generator=g).to(protos.device)
-        out = sample(self._eps_model(None, self._emb(protos)), x0, self.alphas, return_chain=return_chain)
+        out = sample(self._eps_model(self._emb(protos)), x0, self.alphas, return_chain=return_chain)
         denorm = (lambda x: x * self.w_std.to(x.device) + self.w_mean.to(x.device))
         return [denorm(x) for x in out] if return_chain else denorm(out)
 
