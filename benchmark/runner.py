@@ -19,6 +19,7 @@ import platform
 import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -114,12 +115,31 @@ def trained_method(cell: Cell, data_root, cache_dir, device="cpu", force=False, 
     return method, ctx, meta_train_s, False
 
 
+def same_cell_elsewhere(cell: Cell, results_dir) -> Path | None:
+    """A finished record of the same computation (all but the table equal) under another table."""
+    rel = cell.record_path(results_dir).relative_to(Path(results_dir) / "runs" / cell.table)
+    for p in sorted((Path(results_dir) / "runs").glob(f"*/{rel.as_posix()}")):
+        rec = load_record(p)
+        other = Cell.from_json(rec["cell"])
+        if other.table != cell.table and replace(other, table=cell.table) == cell:
+            return p
+    return None
+
+
 def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=False, progress=False,
              datasets: dict | None = None) -> dict:
     """Run one cell (or return its existing record) and write ``cell.record_path(results_dir)``."""
     path = cell.record_path(results_dir)
     if path.exists() and not force:
         return load_record(path)
+    if not force:
+        twin = same_cell_elsewhere(cell, results_dir)
+        if twin is not None:                     # the same computation, finished for another table
+            record = load_record(twin)
+            record["cell"] = cell.to_json()
+            record["copied_from"] = str(twin.relative_to(results_dir))
+            write_json_atomic(record, path)
+            return record
     code_version()
     t_start = time.perf_counter()
     method, ctx, meta_train_s, reused = trained_method(cell, data_root, cache_dir, device, force, progress, datasets)

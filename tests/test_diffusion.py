@@ -123,4 +123,4 @@ def test_early_stopping_rule():
     steps = torch.arange(31, dtype=torch.float)
     fast = torch.where(steps < 10, 2.0 - 0.15 * steps, torch.full_like(steps, 0.5))
     M = early_stop_steps(torch.stack([fast, 2.0 - 0.05 * steps]), cfg)
-    assert M[0] == 12 and M[1] == 30
+    assert M[0] == 13 and M[1] == 30        # flat from step 10; first 3-step window without progress ends at 13

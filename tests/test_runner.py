@@ -92,3 +92,12 @@ def test_cli_unknown_method_and_missing_data(tmp_path, capsys):
     assert rc == 0
     csv = (tmp_path / "r" / "t3_smoke.csv").read_text()
     assert "missing data" in csv and not list((tmp_path / "r").glob("runs/**/*.json"))
+
+
+def test_identical_cell_of_another_table_is_reused(tmp_path):
+    a = Cell("table3", "meta-baseline", "synthetic", 5, 1, 0, "smoke")
+    b = Cell("table1", "meta-baseline", "synthetic", 5, 1, 0, "smoke")
+    ra = run_cell(a, None, tmp_path / "c", tmp_path / "r")
+    rb = run_cell(b, None, tmp_path / "c", tmp_path / "r")
+    assert rb["acc"] == ra["acc"] and rb["copied_from"].startswith("runs/table3/")
+    assert rb["cell"]["table"] == "table1" and b.record_path(tmp_path / "r").exists()
