@@ -50,7 +50,7 @@ PREP_KEYS = set(PrepConfig().to_dict())
 
 def _profile(**kw):
     base = dict(segments=3, steps=20, strict_segments=False, schedule="linear", weighting="paper", objective="local",
-                head="linear", tasks=256, meta_iters=300, meta_batch=8, inner_steps=3, inner_lr=0.005,
+                head="linear", tasks=256, meta_iters=150, meta_batch=8, inner_steps=3, inner_lr=0.005,
                 outer="adam", outer_lr=0.001, draws=8, channels=16, cond_dim=64, aligned_emb=True,
                 lr=0.005, rho=0.05, sam=True, augment=True, views=4, noise=0.1, rotation=15.0,
                 max_steps=100, min_steps=12, patience=10, tol=0.01, grid=12)
