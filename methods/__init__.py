@@ -6,7 +6,7 @@ Example:
     >>> get_method("nope")
     Traceback (most recent call last):
     ...
-    methods.UnknownMethodError: unknown method 'nope'; registered methods: mc-di, meta-baseline, mv-di, ref-centroid, ref-target-head, reptile, tw-di
+    methods.UnknownMethodError: unknown method 'nope'; registered methods: lt-di, lv-di, mc-di, meta-baseline, mv-di, ref-centroid, ref-target-head, reptile, tw-di
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ _REGISTRY = {
     "mc-di": "methods.mcdi:McDi",
     "mv-di": "methods.mcdi:MvDi",
     "tw-di": "methods.mcdi:TwDi",
+    "lt-di": "methods.mcdi:LtDi",
+    "lv-di": "methods.mcdi:LvDi",
     # reference rows (labelled as such in the tables; not methods of the papers)
     "ref-target-head": "methods.references:TargetHeadReference",
     "ref-centroid": "methods.references:CentroidReference",

@@ -13,7 +13,13 @@ Variants (one class, one objective switch):
 - ``mc-di``: k = 3 local targets, local consistency loss (Eq. 3);
 - ``mv-di``: k = 1 (Proposition 1: vanilla diffusion on theta_M);
 - ``tw-di``: the k = 3 local targets, each treated as the chain's end point with
-  the vanilla loss (Eq. 1) - C2 without C3.
+  the vanilla loss (Eq. 1) - C2 without C3;
+- ``lt-di`` (the earlier paper, trajectory diffusion): trajectory length 4 (m = 3), i.e.
+  the same three targets at the same steps, but each trained only on its own segment of
+  the chain (Lt-Di Eq. 2, ``objective="trajectory"``);
+- ``lv-di``: trajectory length 2 (m = 1): only theta_M at the end of the chain, which is
+  vanilla diffusion - the same objective as ``mv-di`` (kept as its own row because the
+  Lt-Di paper reports it under this name).
 
 Readings and deviations (see docs/readings.md):
 - Emb: class means of the frozen Conv4 body's support features, standardised
@@ -52,6 +58,7 @@ def _profile(**kw):
     base = dict(segments=3, steps=20, strict_segments=False, schedule="linear", weighting="paper", objective="local",
                 head="linear", tasks=256, meta_iters=150, meta_batch=8, inner_steps=3, inner_lr=0.005,
                 outer="adam", outer_lr=0.001, draws=8, channels=16, cond_dim=64, aligned_emb=True,
+                time_input="absolute",
                 lr=0.005, rho=0.05, sam=True, augment=True, views=4, noise=0.1, rotation=15.0,
                 max_steps=100, min_steps=12, patience=10, tol=0.01, grid=12)
     base.update(kw)
@@ -74,8 +81,10 @@ class WeightDiffusion(FeatureMethod):
         target_steps(hp["steps"], hp["segments"], hp["strict_segments"])   # inconsistent k, T: a clear error
         if hp["grid"] % hp["segments"]:
             raise ConfigError(f"{self.name}: segments k={hp['segments']} must divide grid={hp['grid']}")
-        if hp["objective"] not in ("local", "tw-di"):
-            raise ConfigError(f"{self.name}: objective must be 'local' or 'tw-di'")
+        if hp["objective"] not in ("local", "tw-di", "trajectory"):
+            raise ConfigError(f"{self.name}: objective must be 'local', 'tw-di' or 'trajectory'")
+        if hp["time_input"] not in ("absolute", "relative"):
+            raise ConfigError(f"{self.name}: time_input must be 'absolute' or 'relative'")
 
     # -- data for meta-training -------------------------------------------------------
     def prep_config(self) -> PrepConfig:
@@ -117,14 +126,32 @@ class WeightDiffusion(FeatureMethod):
         self.net = UNet1D(P, emb_dim, channels=self.hp["channels"], cond_dim=self.hp["cond_dim"],
                           emb_layout=self.emb_layout(P, emb_dim)).to(self.ctx.device)
         self.alphas = make_alphas(self.hp["schedule"], self.hp["steps"])
+        self.time_map = self._time_map()
+
+    def _steps(self) -> tuple:
+        """(the step s_i at which target i is reached ``[k]``, the first step of its t range ``[k]``)."""
+        hp = self.hp
+        if hp["objective"] == "tw-di":                                   # every target at the chain's end
+            return torch.full((hp["segments"],), hp["steps"]), torch.zeros(hp["segments"], dtype=torch.long)
+        s_of = torch.tensor(target_steps(hp["steps"], hp["segments"], hp["strict_segments"]))
+        if hp["objective"] == "trajectory":                              # Lt-Di: own segment only
+            return s_of, torch.cat([torch.zeros(1, dtype=torch.long), s_of[:-1]])
+        return s_of, torch.zeros_like(s_of)                              # Mc-Di: t in [0, s_i)
+
+    def _time_map(self) -> torch.Tensor:
+        """The step the denoiser is told: t ("absolute"), or Lt-Di Eq. 2's eps_phi(x_t, t - k), i.e.
+        the distance s_i - t to the segment's target ("relative", trajectory objective only)."""
+        T = self.hp["steps"]
+        if self.hp["time_input"] == "absolute":
+            return torch.arange(T)
+        s_of, s_lo = self._steps()
+        t = torch.arange(T)
+        seg = torch.searchsorted(s_of, t, right=True)                   # s_lo[seg] <= t < s_of[seg]
+        return s_of[seg] - t
 
     def _targets(self, prep: dict) -> tuple:
-        """(targets ``[E, k, P]``, the step s_i at which each is to be reached ``[k]``)."""
-        hp = self.hp
-        targets = local_targets(prep["trajectory"], hp["segments"], hp["grid"])
-        if hp["objective"] == "tw-di":                                   # every target at the chain's end
-            return targets, torch.full((hp["segments"],), hp["steps"])
-        return targets, torch.tensor(target_steps(hp["steps"], hp["segments"], hp["strict_segments"]))
+        """(targets ``[E, k, P]``, the step s_i at which each is reached ``[k]``, its first t ``[k]``)."""
+        return (local_targets(prep["trajectory"], self.hp["segments"], self.hp["grid"]),) + self._steps()
 
     def _normalise_fit(self, targets: torch.Tensor, emb: torch.Tensor) -> None:
         """Per-layer mean/std of the target heads; per-dimension mean/std of the embeddings."""
@@ -145,13 +172,14 @@ class WeightDiffusion(FeatureMethod):
 
     def _eps_model(self, emb: torch.Tensor):
         """eps_phi(x, t) for a batch of tasks with standardised, flattened embeddings ``emb``."""
-        return lambda x, t: self.net(x, t, emb)
+        tmap = self.time_map.to(emb.device)
+        return lambda x, t: self.net(x, tmap[t], emb)
 
     # -- Algorithm 2 ---------------------------------------------------------------------------
     def meta_train(self) -> None:
         ctx, hp = self.ctx, self.hp
         prep = self.prepared_weights()
-        targets, s_of = self._targets(prep)                               # [E, k, P], [k]
+        targets, s_of, s_lo = self._targets(prep)                         # [E, k, P], [k], [k]
         self._normalise_fit(targets, prep["emb"])
         targets_n = ((targets - self.w_mean) / self.w_std).to(ctx.device)
         emb_n = self._emb(prep["emb"]).to(ctx.device)
@@ -159,12 +187,13 @@ class WeightDiffusion(FeatureMethod):
             raise FloatingPointError(f"{self.name}: weight preparation produced non-finite weights "
                                      f"(lower lr={hp['lr']} or rho={hp['rho']})")
         self._build(targets.shape[-1], emb_n.shape[1])
-        cfg = MetaConfig(objective="vanilla" if hp["objective"] == "tw-di" else "local",
+        cfg = MetaConfig(objective="vanilla" if hp["objective"] == "tw-di" else "local",   # trajectory: Eq. 3 terms
                          weighting=hp["weighting"], iters=hp["meta_iters"], meta_batch=hp["meta_batch"],
                          inner_steps=hp["inner_steps"], inner_lr=hp["inner_lr"], outer=hp["outer"],
                          outer_lr=hp["outer_lr"], draws=hp["draws"])
         self.curves = reptile_denoiser(self.net, targets_n, emb_n, s_of, self.alphas, cfg,
-                                       generator(ctx.seed, "mcdi-meta"), ctx.progress, f"{self.name} meta-train")
+                                       generator(ctx.seed, "mcdi-meta"), ctx.progress, f"{self.name} meta-train",
+                                       s_lo=s_lo, time_map=self.time_map)
         self.net.eval()
 
     # -- generation -------------------------------------------------------------------------------
@@ -213,3 +242,20 @@ class TwDi(WeightDiffusion):
     """Tw-Di: the k = 3 local targets each used as the chain's end point with the vanilla loss."""
     name = "tw-di"
     DEFAULTS = {p: dict(v, objective="tw-di") for p, v in WeightDiffusion.DEFAULTS.items()}
+
+
+class LtDi(WeightDiffusion):
+    """Lt-Di (trajectory diffusion): trajectory length 4 (m = 3 segments), each trajectory point
+    trained only on its own segment of the chain (Lt-Di Eq. 2). Same targets, steps, denoiser,
+    Algorithm 2 and sampler as Mc-Di; only the t range of each L_i differs."""
+    name = "lt-di"
+    paper = "Learning to Learn Weight Generation via Trajectory Diffusion (Lt-Di)"
+    DEFAULTS = {p: dict(v, objective="trajectory") for p, v in WeightDiffusion.DEFAULTS.items()}
+
+
+class LvDi(WeightDiffusion):
+    """Lv-Di: trajectory length 2 (m = 1), i.e. vanilla diffusion on theta_M - the same objective
+    as Mv-Di, reported under the Lt-Di paper's name."""
+    name = "lv-di"
+    paper = LtDi.paper
+    DEFAULTS = {p: dict(v, objective="trajectory", segments=1) for p, v in WeightDiffusion.DEFAULTS.items()}

@@ -124,3 +124,32 @@ def test_early_stopping_rule():
     fast = torch.where(steps < 10, 2.0 - 0.15 * steps, torch.full_like(steps, 0.5))
     M = early_stop_steps(torch.stack([fast, 2.0 - 0.05 * steps]), cfg)
     assert M[0] == 13 and M[1] == 30        # flat from step 10; first 3-step window without progress ends at 13
+
+
+def test_trajectory_loss_is_eq3_on_its_own_segment():
+    """Lt-Di Eq. 2 (reversed indexing): L_i is Eq. 3's term restricted to t in [s_{i-1}, s_i)."""
+    from methods.diffusion.losses import trajectory_loss
+    a = linear_alphas(20)
+    theta, eps = torch.randn(4, 9), torch.randn(4, 9)
+    model = lambda x, t: 0.3 * x
+    t = torch.tensor([6, 7, 10, 12])
+    assert torch.allclose(trajectory_loss(model, theta, t, eps, a, s_i=13, s_prev=6),
+                          local_consistency_loss(model, theta, t, eps, a, 13))
+    with pytest.raises(ValueError, match="s_prev"):
+        trajectory_loss(model, theta, torch.tensor([5, 7, 10, 12]), eps, a, s_i=13, s_prev=6)
+
+
+def test_lt_di_segments_and_time_input(tmp_path):
+    from benchmark.cells import Cell
+    from benchmark.context import Context
+    from methods import get_method
+    ctx = Context.build(Cell("t", "lt-di", "synthetic", 5, 1, 0, "smoke"), None, tmp_path)
+    lt = get_method("lt-di")(ctx)
+    s_of, s_lo = lt._steps()
+    assert s_of.tolist() == [6, 13, 20] and s_lo.tolist() == [0, 6, 13]
+    assert get_method("mc-di")(ctx)._steps()[1].tolist() == [0, 0, 0]
+    assert [x.tolist() for x in get_method("lv-di")(ctx)._steps()] == [[20], [0]]
+    rel = get_method("lt-di")(ctx, time_input="relative")
+    # Lt-Di's eps_phi(x_t, t - k): the distance to the segment's target, 1..T/m
+    assert rel._time_map().tolist() == [6, 5, 4, 3, 2, 1, 7, 6, 5, 4, 3, 2, 1, 7, 6, 5, 4, 3, 2, 1]
+    assert lt._time_map().tolist() == list(range(20))

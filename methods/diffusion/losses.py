@@ -11,6 +11,10 @@ Example:
     >>> bool(torch.isclose(local_consistency_loss(model, theta, t, eps, a, s_i=6, weighting="simple"),
     ...                    vanilla_loss(model, theta, t, eps, a)))
     True
+    >>> t = torch.tensor([2, 3])     # Lt-Di: only the segment [s_prev, s_i) = [2, 4)
+    >>> bool(torch.isclose(trajectory_loss(model, theta, t, eps, a, s_i=4, s_prev=2),
+    ...                    local_consistency_loss(model, theta, t, eps, a, s_i=4)))
+    True
 """
 from __future__ import annotations
 
@@ -78,3 +82,20 @@ def local_consistency_loss(model, theta_i: torch.Tensor, t: torch.Tensor, eps: t
     Appendix B's "can be simplified" drops): same minimiser per t, and exactly Eq. 1 for k = 1.
     """
     return denoising_loss(model, theta_i, eps, t, coefficients("local", alphas, t, s_i, weighting))
+
+
+def trajectory_loss(model, theta_i: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, alphas: torch.Tensor,
+                    s_i: int, s_prev: int, weighting: str = "paper"):
+    """Lt-Di's trajectory loss (Lt-Di Eq. 2), term L_i, written in Mc-Di's reversed indexing.
+
+    Lt-Di (standard indexing, x_0 the weights) puts trajectory point theta_i at chain position
+    k = r(i) = i*T/m and trains it only on the segment above it, ``1{t in (k, r(i+1)]}``,
+    with the same per-term form as Eq. 3. Reversed (step s = T - position), theta_i is reached
+    at step ``s_i`` and its noise levels are t in [s_prev, s_i), ``s_prev`` being the step of the
+    next trajectory point towards the noise (0 for the first). So L_i is Eq. 3's L^i with t
+    restricted to that one segment (Mc-Di lets t run over the whole prefix [0, s_i)).
+    """
+    t = torch.as_tensor(t)
+    if (t < s_prev).any() or (t >= s_i).any():
+        raise ValueError(f"trajectory loss needs s_prev={s_prev} <= t < s_i={s_i}")
+    return local_consistency_loss(model, theta_i, t, eps, alphas, s_i, weighting)

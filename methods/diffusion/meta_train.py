@@ -41,28 +41,34 @@ class MetaConfig:
 
 
 def reptile_denoiser(net, targets: torch.Tensor, emb: torch.Tensor, s_of: torch.Tensor, alphas: torch.Tensor,
-                     cfg: MetaConfig, g: torch.Generator, progress: bool = False, desc: str = "meta-train") -> list:
+                     cfg: MetaConfig, g: torch.Generator, progress: bool = False, desc: str = "meta-train",
+                     s_lo: torch.Tensor | None = None, time_map: torch.Tensor | None = None) -> list:
     """Meta-train ``net`` in place on ``targets`` ``[E, k, P]`` (normalised), embeddings ``emb``
-    ``[E, e]`` and the step ``s_of[i]`` at which target i is to be reached.
+    ``[E, e]`` and the step ``s_of[i]`` at which target i is to be reached; t is drawn uniformly
+    in ``[s_lo[i], s_of[i])`` (``s_lo`` = 0: Mc-Di's prefix; the previous target: Lt-Di's segment).
+    ``time_map[t]`` is what the network is told the step is (default t itself).
     Returns the curves ``[(iteration, i (1-based), L^i of phi)]`` logged every ``log_every``."""
     device = targets.device
     E, k, P = targets.shape
+    s_lo = torch.zeros_like(s_of) if s_lo is None else s_lo
+    time_map = torch.arange(len(alphas)) if time_map is None else time_map
     phi = {name: p.detach().clone() for name, p in net.named_parameters()}
     outer = torch.optim.Adam(phi.values(), lr=cfg.outer_lr) if cfg.outer == "adam" else None
     if cfg.outer not in ("adam", "sgd"):
         raise ValueError(f"outer must be 'adam' or 'sgd', got {cfg.outer!r}")
     B, K, D = cfg.meta_batch, cfg.inner_steps, cfg.draws
+    tmap = time_map.to(device)
     curves = []
 
     def loss_fn(p, theta, e, t, eps, a, b, c, d):
-        model = lambda x, tt: functional_call(net, p, (x, tt, e.unsqueeze(0).expand(len(tt), -1)))
+        model = lambda x, tt: functional_call(net, p, (x, tmap[tt], e.unsqueeze(0).expand(len(tt), -1)))
         return denoising_loss(model, theta.expand(len(t), -1), eps, t, (a, b, c, d))
 
     for it in tqdm(range(cfg.iters), desc=desc, disable=not progress, leave=False):
         j = torch.randint(0, E, (B,), generator=g)                       # line 3: task j, target i
         i = torch.randint(0, k, (B,), generator=g)
-        theta, e, s_i = targets[j, i], emb[j], s_of[i]
-        t = (torch.rand(K, B, D, generator=g) * s_i.view(1, B, 1)).long()  # t uniform in [0, s_i)
+        theta, e, s_i, lo = targets[j, i], emb[j], s_of[i], s_lo[i]
+        t = lo.view(1, B, 1) + (torch.rand(K, B, D, generator=g) * (s_i - lo).view(1, B, 1)).long()  # [lo, s_i)
         eps = torch.randn(K, B, D, P, generator=g).to(device)
         coef = [tuple(c.view(B, D).float().to(device)
                       for c in coefficients(cfg.objective, alphas, t[s].reshape(-1), s_i.repeat_interleave(D),
