@@ -1,5 +1,8 @@
 """Algorithm 2 (Mc-Di): REPTILE meta-training of the denoiser over (task, local target) pairs.
 
+:func:`meta_loop` is the outer loop every meta-trained generator shares (the diffusion
+methods, LLO-VAE, ...); :func:`reptile_denoiser` supplies the diffusion draws.
+
 Each meta-iteration draws B pairs (task j, target i) (line 3), adapts B copies of phi
 with K inner Adam steps on L^i (lines 4-7, run as one vmapped computation), and
 moves phi towards the copies (line 10). The objective is a switch: ``"local"``
@@ -19,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch.func import functional_call
+from torch.func import functional_call, vmap
 from tqdm.auto import tqdm
 
 from ..inner_loop import batched_adam, stack_params
@@ -34,10 +37,51 @@ class MetaConfig:
     meta_batch: int = 8             # B
     inner_steps: int = 3            # K
     inner_lr: float = 0.005         # eta
-    outer: str = "adam"             # "adam": Adam on -(mean phi_i - phi); "sgd": phi += zeta * mean(phi_i - phi)
+    outer: str = "adam"             # "adam": Adam on -(mean phi_i - phi); "sgd": phi += zeta * mean(phi_i - phi);
+                                    # "plain": no meta-learning, K Adam steps (lr zeta) of phi on the mean loss
     outer_lr: float = 0.001         # zeta
     draws: int = 8                  # (t, eps) draws per inner step and copy
     log_every: int = 10
+
+
+def meta_loop(net, loss_fn, draw, cfg: MetaConfig, progress: bool = False, desc: str = "meta-train",
+              log=None) -> list:
+    """Train ``net`` in place. Each iteration ``draw(it)`` returns ``(batch_fn, tags)``, where
+    ``batch_fn(s)`` holds the B items' data for inner step s (leading dimension B), and
+    ``loss_fn(params, *item)`` is one item's loss. ``cfg.outer`` "adam"/"sgd": REPTILE
+    (Algorithm 2 lines 4-10: B copies of phi, K batched inner Adam steps each, phi moved
+    towards their mean); "plain": single-level training, K Adam steps of phi on the mean
+    loss over the B items. ``log(it, phi, batch_fn, tags)``, called every ``log_every``
+    iterations before the update, returns rows appended to the returned list."""
+    if cfg.outer not in ("adam", "sgd", "plain"):
+        raise ValueError(f"outer must be 'adam', 'sgd' or 'plain', got {cfg.outer!r}")
+    phi = {name: p.detach().clone().requires_grad_(cfg.outer == "plain") for name, p in net.named_parameters()}
+    outer = torch.optim.Adam(phi.values(), lr=cfg.outer_lr) if cfg.outer in ("adam", "plain") else None
+    rows = []
+    for it in tqdm(range(cfg.iters), desc=desc, disable=not progress, leave=False):
+        batch_fn, tags = draw(it)
+        if log is not None and it % cfg.log_every == 0:
+            with torch.no_grad():
+                rows += log(it, {k: v.detach() for k, v in phi.items()}, batch_fn, tags)
+        if cfg.outer == "plain":
+            for s in range(cfg.inner_steps):
+                outer.zero_grad()
+                vmap(lambda *item: loss_fn(phi, *item))(*batch_fn(s)).mean().backward()
+                outer.step()
+            continue
+        phis = batched_adam(loss_fn, stack_params(phi, cfg.meta_batch), batch_fn, cfg.inner_steps,
+                            cfg.inner_lr)                                                # lines 4-7
+        with torch.no_grad():                                                            # line 10
+            for n, v in phi.items():
+                delta = phis[n].mean(0) - v
+                if outer is None:
+                    v += cfg.outer_lr * delta
+                else:
+                    v.grad = -delta
+            if outer is not None:
+                outer.step()
+    net.load_state_dict({k: v.detach() for k, v in phi.items()})
+    return rows
 
 
 def reptile_denoiser(net, targets: torch.Tensor, emb: torch.Tensor, s_of: torch.Tensor, alphas: torch.Tensor,
@@ -51,20 +95,14 @@ def reptile_denoiser(net, targets: torch.Tensor, emb: torch.Tensor, s_of: torch.
     device = targets.device
     E, k, P = targets.shape
     s_lo = torch.zeros_like(s_of) if s_lo is None else s_lo
-    time_map = torch.arange(len(alphas)) if time_map is None else time_map
-    phi = {name: p.detach().clone() for name, p in net.named_parameters()}
-    outer = torch.optim.Adam(phi.values(), lr=cfg.outer_lr) if cfg.outer == "adam" else None
-    if cfg.outer not in ("adam", "sgd"):
-        raise ValueError(f"outer must be 'adam' or 'sgd', got {cfg.outer!r}")
+    tmap = (torch.arange(len(alphas)) if time_map is None else time_map).to(device)
     B, K, D = cfg.meta_batch, cfg.inner_steps, cfg.draws
-    tmap = time_map.to(device)
-    curves = []
 
     def loss_fn(p, theta, e, t, eps, a, b, c, d):
         model = lambda x, tt: functional_call(net, p, (x, tmap[tt], e.unsqueeze(0).expand(len(tt), -1)))
         return denoising_loss(model, theta.expand(len(t), -1), eps, t, (a, b, c, d))
 
-    for it in tqdm(range(cfg.iters), desc=desc, disable=not progress, leave=False):
+    def draw(it):
         j = torch.randint(0, E, (B,), generator=g)                       # line 3: task j, target i
         i = torch.randint(0, k, (B,), generator=g)
         theta, e, s_i, lo = targets[j, i], emb[j], s_of[i], s_lo[i]
@@ -73,22 +111,9 @@ def reptile_denoiser(net, targets: torch.Tensor, emb: torch.Tensor, s_of: torch.
         coef = [tuple(c.view(B, D).float().to(device)
                       for c in coefficients(cfg.objective, alphas, t[s].reshape(-1), s_i.repeat_interleave(D),
                                             cfg.weighting)) for s in range(K)]
+        return (lambda s: (theta, e, t[s].to(device), eps[s]) + coef[s]), i
 
-        def batch_fn(s):
-            return (theta, e, t[s].to(device), eps[s]) + coef[s]
+    def log(it, phi, batch_fn, i):                                       # Figure 5: L^i of phi
+        return [(it, int(i[b]) + 1, loss_fn(phi, *[x[b] for x in batch_fn(0)]).item()) for b in range(B)]
 
-        if it % cfg.log_every == 0:
-            with torch.no_grad():
-                curves += [(it, int(i[b]) + 1, loss_fn(phi, *[x[b] for x in batch_fn(0)]).item()) for b in range(B)]
-        phis = batched_adam(loss_fn, stack_params(phi, B), batch_fn, K, cfg.inner_lr)    # lines 4-7
-        with torch.no_grad():                                                            # line 10
-            for n, v in phi.items():
-                delta = phis[n].mean(0) - v
-                if outer is None:
-                    v += cfg.outer_lr * delta
-                else:
-                    v.grad = -delta
-            if outer is not None:
-                outer.step()
-    net.load_state_dict(phi)
-    return curves
+    return meta_loop(net, loss_fn, draw, cfg, progress, desc, log)
