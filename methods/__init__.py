@@ -6,7 +6,7 @@ Example:
     >>> get_method("nope")
     Traceback (most recent call last):
     ...
-    methods.UnknownMethodError: unknown method 'nope'; registered methods: lt-di, lv-di, mc-di, meta-baseline, mv-di, ref-centroid, ref-target-head, reptile, tw-di
+    methods.UnknownMethodError: unknown method 'nope'; registered methods: lt-di, lv-di, mc-di, meta-baseline, mv-di, ocd, ref-centroid, ref-target-head, reptile, tw-di
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ _REGISTRY = {
     "tw-di": "methods.mcdi:TwDi",
     "lt-di": "methods.mcdi:LtDi",
     "lv-di": "methods.mcdi:LvDi",
+    "ocd": "methods.ocd:OCD",
     # reference rows (labelled as such in the tables; not methods of the papers)
     "ref-target-head": "methods.references:TargetHeadReference",
     "ref-centroid": "methods.references:CentroidReference",

@@ -34,38 +34,30 @@ Readings and deviations (see docs/readings.md):
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import torch
 
 from benchmark.config import ConfigError
-from benchmark.data.base import atomic_torch_save
-from benchmark.models.heads import head_forward, head_shapes
 from benchmark.seeding import derive_seed, generator
-from benchmark.weights import PrepConfig, augmented_features, local_targets, prepare_heads, unflatten_head
+from benchmark.weights import local_targets
 
-from .base import FeatureMethod, class_means
+from .base import class_means
+from .prepared import HeadGenerator, prep_defaults
 from .diffusion.denoiser import UNet1D
 from .diffusion.meta_train import MetaConfig, reptile_denoiser
 from .diffusion.sampler import sample
 from .diffusion.schedule import make_alphas, target_steps
 
-PREP_KEYS = set(PrepConfig().to_dict())
-
 
 def _profile(**kw):
-    base = dict(segments=3, steps=20, strict_segments=False, schedule="linear", weighting="paper", objective="local",
-                head="linear", tasks=256, meta_iters=150, meta_batch=8, inner_steps=3, inner_lr=0.005,
-                outer="adam", outer_lr=0.001, draws=8, channels=16, cond_dim=64, aligned_emb=True,
-                time_input="absolute",
-                lr=0.005, rho=0.05, sam=True, augment=True, views=4, noise=0.1, rotation=15.0,
-                max_steps=100, min_steps=12, patience=10, tol=0.01, grid=12)
+    base = prep_defaults(segments=3, steps=20, strict_segments=False, schedule="linear", weighting="paper",
+                         objective="local", meta_iters=150, meta_batch=8, inner_steps=3, inner_lr=0.005,
+                         outer="adam", outer_lr=0.001, draws=8, channels=16, cond_dim=64, aligned_emb=True,
+                         time_input="absolute")
     base.update(kw)
     return base
 
 
-class WeightDiffusion(FeatureMethod):
+class WeightDiffusion(HeadGenerator):
     name = "mc-di"
     paper = "Learning to Learn Weight Generation via Local Consistency Diffusion (Mc-Di)"
     DEFAULTS = {
@@ -85,33 +77,6 @@ class WeightDiffusion(FeatureMethod):
             raise ConfigError(f"{self.name}: objective must be 'local', 'tw-di' or 'trajectory'")
         if hp["time_input"] not in ("absolute", "relative"):
             raise ConfigError(f"{self.name}: time_input must be 'absolute' or 'relative'")
-
-    # -- data for meta-training -------------------------------------------------------
-    def prep_config(self) -> PrepConfig:
-        return PrepConfig(**{k: self.hp[k] for k in PREP_KEYS if k in self.hp})
-
-    def prepared_weights(self) -> dict:
-        """Algorithm 1 on ``tasks`` meta-train tasks, cached by everything that determines it."""
-        ctx, cfg = self.ctx, self.prep_config()
-        key_blob = json.dumps([ctx.cell.dataset, ctx.cell.backbone, ctx.settings, ctx.way, ctx.shot, ctx.seed,
-                               self.hp["tasks"], cfg.to_dict()], sort_keys=True, default=str)
-        path = (ctx.cache_dir / "weights" / f"prep-{ctx.cell.dataset}-{ctx.way}w{ctx.shot}s-seed{ctx.seed}-"
-                f"{derive_seed(0, key_blob) % 16 ** 10:010x}.pt") if ctx.cache_dir else None
-        if path is not None and path.exists():
-            return torch.load(path, weights_only=False)
-        sampler = ctx.train_sampler(query=0, tag="weight-preparation")
-        episodes = sampler.episodes(self.hp["tasks"])
-        idx = torch.stack([e.support for e in episodes])                        # [E, n]
-        E, n = idx.shape
-        feats = augmented_features(ctx.body, ctx.images("train", idx.reshape(-1)), cfg,
-                                   derive_seed(ctx.seed, "prep-augment"))        # [E*n, V, d]
-        feats = feats.view(E, n, feats.shape[1], -1).transpose(1, 2).contiguous()
-        labels = torch.stack([e.support_labels for e in episodes]).to(feats.device)
-        prep = prepare_heads(feats, labels, ctx.way, cfg, derive_seed(ctx.seed, "prep"))
-        prep.update(task_support=idx, emb=class_means(feats[:, 0], labels, ctx.way).cpu(), config=cfg.to_dict())
-        if path is not None:
-            atomic_torch_save(prep, path)
-        return prep
 
     # -- the denoiser ------------------------------------------------------------------------
     def emb_layout(self, P: int, emb_dim: int) -> torch.Tensor | None:
@@ -153,23 +118,6 @@ class WeightDiffusion(FeatureMethod):
         """(targets ``[E, k, P]``, the step s_i at which each is reached ``[k]``, its first t ``[k]``)."""
         return (local_targets(prep["trajectory"], self.hp["segments"], self.hp["grid"]),) + self._steps()
 
-    def _normalise_fit(self, targets: torch.Tensor, emb: torch.Tensor) -> None:
-        """Per-layer mean/std of the target heads; per-dimension mean/std of the embeddings."""
-        ctx = self.ctx
-        d = emb.shape[-1]
-        mean, std, i = [], [], 0
-        for shape in head_shapes(self.hp["head"], d, ctx.way).values():
-            n = torch.Size(shape).numel()
-            block = targets[..., i:i + n]
-            mean.append(torch.full((n,), block.mean().item()))
-            std.append(torch.full((n,), block.std().clamp_min(1e-8).item()))
-            i += n
-        self.w_mean, self.w_std = torch.cat(mean), torch.cat(std)
-        self.e_mean, self.e_std = emb.mean((0, 1)), emb.std((0, 1)).clamp_min(1e-6)
-
-    def _emb(self, protos: torch.Tensor) -> torch.Tensor:
-        return ((protos - self.e_mean.to(protos.device)) / self.e_std.to(protos.device)).flatten(1)
-
     def _eps_model(self, emb: torch.Tensor):
         """eps_phi(x, t) for a batch of tasks with standardised, flattened embeddings ``emb``."""
         tmap = self.time_map.to(emb.device)
@@ -183,9 +131,6 @@ class WeightDiffusion(FeatureMethod):
         self._normalise_fit(targets, prep["emb"])
         targets_n = ((targets - self.w_mean) / self.w_std).to(ctx.device)
         emb_n = self._emb(prep["emb"]).to(ctx.device)
-        if not (torch.isfinite(targets).all() and torch.isfinite(prep["emb"]).all()):
-            raise FloatingPointError(f"{self.name}: weight preparation produced non-finite weights "
-                                     f"(lower lr={hp['lr']} or rho={hp['rho']})")
         self._build(targets.shape[-1], emb_n.shape[1])
         cfg = MetaConfig(objective="vanilla" if hp["objective"] == "tw-di" else "local",   # trajectory: Eq. 3 terms
                          weighting=hp["weighting"], iters=hp["meta_iters"], meta_batch=hp["meta_batch"],
@@ -203,28 +148,12 @@ class WeightDiffusion(FeatureMethod):
         g = generator(self.ctx.seed, seed_tag)
         x0 = torch.randn(protos.shape[0], len(self.w_mean), generator=g).to(protos.device)
         out = sample(self._eps_model(self._emb(protos)), x0, self.alphas, return_chain=return_chain)
-        denorm = (lambda x: x * self.w_std.to(x.device) + self.w_mean.to(x.device))
-        return [denorm(x) for x in out] if return_chain else denorm(out)
+        return [self._denorm(x) for x in out] if return_chain else self._denorm(out)
 
-    def adapt_features(self, sf, sy, way):
-        flat = self.generate(class_means(sf, sy, way))
-        if not torch.isfinite(flat).all():
-            raise FloatingPointError(f"{self.name}: generated non-finite weights")
-        return unflatten_head(flat, self.hp["head"], sf.shape[-1], way)
+    def _extra_state(self) -> dict:
+        return {"curves": getattr(self, "curves", [])}
 
-    def predict_features(self, head, qf):
-        return head_forward(self.hp["head"], head, qf)
-
-    def state_dict(self):
-        return {"net": self.net.state_dict(), "w_mean": self.w_mean, "w_std": self.w_std, "e_mean": self.e_mean,
-                "e_std": self.e_std, "P": len(self.w_mean), "emb_dim": len(self.e_mean) * self.ctx.way,
-                "curves": getattr(self, "curves", [])}
-
-    def load_state_dict(self, state):
-        self._build(state["P"], state["emb_dim"])
-        self.net.load_state_dict(state["net"])
-        self.net.eval()
-        self.w_mean, self.w_std, self.e_mean, self.e_std = (state[k] for k in ("w_mean", "w_std", "e_mean", "e_std"))
+    def _load_extra(self, state: dict) -> None:
         self.curves = state.get("curves", [])
 
 

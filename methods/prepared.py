@@ -1,0 +1,130 @@
+"""Heads prepared by Algorithm 1 on meta-train tasks: the training data of every
+generator that learns from weights (the diffusion methods, OCD, LLO-VAE, D2NWG, ICIS).
+
+The preparation is cached by everything that determines it (dataset, backbone, profile
+settings, way, shot, seed, number of tasks, Algorithm 1's settings), so methods with the
+same settings share one file.
+
+Example:
+    >>> class M(PreparedHeads, FeatureMethod):            # doctest: +SKIP
+    ...     DEFAULTS = {"cpu": prep_defaults()}
+    >>> M(ctx).prepared_weights()["trajectory"].shape       # doctest: +SKIP
+    torch.Size([256, 13, 165])
+"""
+from __future__ import annotations
+
+import json
+
+import torch
+
+from benchmark.data.base import atomic_torch_save
+from benchmark.models.heads import head_forward, head_shapes
+from benchmark.seeding import derive_seed
+from benchmark.weights import PrepConfig, augmented_features, prepare_heads, unflatten_head
+
+from .base import FeatureMethod, class_means
+
+PREP_KEYS = set(PrepConfig().to_dict())
+
+
+def prep_defaults(**kw) -> dict:
+    """Algorithm 1's settings of the cpu profile (and ``tasks``, the number of prepared tasks)."""
+    base = dict(head="linear", tasks=256, lr=0.005, rho=0.05, sam=True, augment=True, views=4, noise=0.1,
+                rotation=15.0, max_steps=100, min_steps=12, patience=10, tol=0.01, grid=12)
+    base.update(kw)
+    return base
+
+
+class PreparedHeads:
+    """Mixin for a :class:`~methods.base.FeatureMethod` whose ``hp`` holds Algorithm 1's settings."""
+
+    def prep_config(self) -> PrepConfig:
+        return PrepConfig(**{k: self.hp[k] for k in PREP_KEYS if k in self.hp})
+
+    def prepared_weights(self) -> dict:
+        """Algorithm 1 on ``tasks`` meta-train tasks: ``trajectory`` ``[E, G+1, P]``, ``theta0``,
+        ``steps`` (M), ``task_support`` (image indices) and ``emb`` (support class means ``[E, way, d]``)."""
+        ctx, cfg = self.ctx, self.prep_config()
+        key_blob = json.dumps([ctx.cell.dataset, ctx.cell.backbone, ctx.settings, ctx.way, ctx.shot, ctx.seed,
+                               self.hp["tasks"], cfg.to_dict()], sort_keys=True, default=str)
+        path = (ctx.cache_dir / "weights" / f"prep-{ctx.cell.dataset}-{ctx.way}w{ctx.shot}s-seed{ctx.seed}-"
+                f"{derive_seed(0, key_blob) % 16 ** 10:010x}.pt") if ctx.cache_dir else None
+        if path is not None and path.exists():
+            return torch.load(path, weights_only=False)
+        sampler = ctx.train_sampler(query=0, tag="weight-preparation")
+        episodes = sampler.episodes(self.hp["tasks"])
+        idx = torch.stack([e.support for e in episodes])                        # [E, n]
+        E, n = idx.shape
+        feats = augmented_features(ctx.body, ctx.images("train", idx.reshape(-1)), cfg,
+                                   derive_seed(ctx.seed, "prep-augment"))        # [E*n, V, d]
+        feats = feats.view(E, n, feats.shape[1], -1).transpose(1, 2).contiguous()
+        labels = torch.stack([e.support_labels for e in episodes]).to(feats.device)
+        prep = prepare_heads(feats, labels, ctx.way, cfg, derive_seed(ctx.seed, "prep"))
+        prep.update(task_support=idx, emb=class_means(feats[:, 0], labels, ctx.way).cpu(), config=cfg.to_dict())
+        if not (torch.isfinite(prep["trajectory"]).all() and torch.isfinite(prep["emb"]).all()):
+            raise FloatingPointError(f"{self.name}: weight preparation produced non-finite weights "
+                                     f"(lower lr={cfg.lr} or rho={cfg.rho})")
+        if path is not None:
+            atomic_torch_save(prep, path)
+        return prep
+
+    def _normalise_fit(self, targets: torch.Tensor, emb: torch.Tensor) -> None:
+        """Per-layer mean/std of the target heads; per-dimension mean/std of the embeddings.
+        With ``residual`` (OCD) the mean is the base head (the mean theta_M, weight by weight),
+        so the diffusion models the weight change from it."""
+        ctx = self.ctx
+        d = emb.shape[-1]
+        base = targets[:, -1].mean(0) if self.hp.get("residual") else None
+        centred = targets - base if base is not None else targets
+        mean, std, i = [], [], 0
+        for shape in head_shapes(self.hp["head"], d, ctx.way).values():
+            n = torch.Size(shape).numel()
+            block = centred[..., i:i + n]
+            mean.append(torch.full((n,), block.mean().item()))
+            std.append(torch.full((n,), block.std().clamp_min(1e-8).item()))
+            i += n
+        self.w_mean, self.w_std = (torch.cat(mean) if base is None else base), torch.cat(std)
+        self.e_mean, self.e_std = emb.mean((0, 1)), emb.std((0, 1)).clamp_min(1e-6)
+
+    def _emb(self, protos: torch.Tensor) -> torch.Tensor:
+        return ((protos - self.e_mean.to(protos.device)) / self.e_std.to(protos.device)).flatten(1)
+
+    def _denorm(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised flat heads -> heads in the original weight scale."""
+        return x * self.w_std.to(x.device) + self.w_mean.to(x.device)
+
+    def _norm_state(self) -> dict:
+        return {k: getattr(self, k) for k in ("w_mean", "w_std", "e_mean", "e_std")}
+
+
+class HeadGenerator(PreparedHeads, FeatureMethod):
+    """A method that generates a task's head from its embedding (support class means) with a
+    network ``self.net`` learnt from prepared heads. Subclasses implement ``_build(P, emb_dim)``
+    (creates ``self.net``), ``meta_train()`` and ``generate(protos)`` -> de-normalised flat
+    heads ``[E, P]``; no gradient steps at test time."""
+
+    def adapt_features(self, sf, sy, way):
+        flat = self.generate(class_means(sf, sy, way))
+        if not torch.isfinite(flat).all():
+            raise FloatingPointError(f"{self.name}: generated non-finite weights")
+        return unflatten_head(flat, self.hp["head"], sf.shape[-1], way)
+
+    def predict_features(self, head, qf):
+        return head_forward(self.hp["head"], head, qf)
+
+    def _extra_state(self) -> dict:
+        return {}
+
+    def _load_extra(self, state: dict) -> None:
+        pass
+
+    def state_dict(self):
+        return {"net": self.net.state_dict(), **self._norm_state(), "P": len(self.w_mean),
+                "emb_dim": len(self.e_mean) * self.ctx.way, **self._extra_state()}
+
+    def load_state_dict(self, state):
+        self._build(state["P"], state["emb_dim"])
+        self.net.load_state_dict(state["net"])
+        self.net.eval()
+        self.w_mean, self.w_std, self.e_mean, self.e_std = (state[k] for k in ("w_mean", "w_std", "e_mean", "e_std"))
+        self._load_extra(state)
