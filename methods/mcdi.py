@@ -79,13 +79,6 @@ class WeightDiffusion(HeadGenerator):
             raise ConfigError(f"{self.name}: time_input must be 'absolute' or 'relative'")
 
     # -- the denoiser ------------------------------------------------------------------------
-    def emb_layout(self, P: int, emb_dim: int) -> torch.Tensor | None:
-        """Weight position -> embedding entry: for a linear head, w[c, j] <- proto[c, j]
-        (biases get none, -1); None (no aligned channel) for other heads or when disabled."""
-        if not self.hp["aligned_emb"] or self.hp["head"] != "linear":
-            return None
-        return torch.cat([torch.arange(emb_dim), torch.full((P - emb_dim,), -1)])
-
     def _build(self, P: int, emb_dim: int) -> None:
         torch.manual_seed(derive_seed(self.ctx.seed, "denoiser-init") % 2 ** 31)
         self.net = UNet1D(P, emb_dim, channels=self.hp["channels"], cond_dim=self.hp["cond_dim"],

@@ -103,6 +103,13 @@ class HeadGenerator(PreparedHeads, FeatureMethod):
     (creates ``self.net``), ``meta_train()`` and ``generate(protos)`` -> de-normalised flat
     heads ``[E, P]``; no gradient steps at test time."""
 
+    def emb_layout(self, P: int, emb_dim: int) -> torch.Tensor | None:
+        """Weight position -> embedding entry: for a linear head, w[c, j] <- proto[c, j]
+        (biases get none, -1); None (no aligned input) for other heads or when disabled."""
+        if not self.hp.get("aligned_emb") or self.hp["head"] != "linear":
+            return None
+        return torch.cat([torch.arange(emb_dim), torch.full((P - emb_dim,), -1)])
+
     def adapt_features(self, sf, sy, way):
         flat = self.generate(class_means(sf, sy, way))
         if not torch.isfinite(flat).all():
