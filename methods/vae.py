@@ -17,7 +17,7 @@ meta-training times are comparable.
 
 Example:
     >>> vae = VAE(length=12, emb_dim=4, latent=3, hidden=16)
-    >>> float(vae(torch.randn(12), torch.randn(4), torch.randn(2, 3))) > 0
+    >>> float(vae(torch.randn(12), torch.randn(4), torch.randn(2, 3)).detach()) > 0
     True
     >>> vae.decode(torch.zeros(5, 3), torch.randn(5, 4)).shape
     torch.Size([5, 12])
