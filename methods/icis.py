@@ -77,14 +77,6 @@ class ICIS(HeadGenerator):
         d = emb_dim // self.ctx.way
         self.net = RowGenerator(d, d + 1, self.hp["hidden"], self.hp["recon"]).to(self.ctx.device)
 
-    def _rows(self, flat: torch.Tensor, d: int) -> torch.Tensor:
-        """Flat heads ``[E, way*d + way]`` -> rows ``[E, way, d + 1]`` (weights, then bias)."""
-        way = self.ctx.way
-        return torch.cat([flat[:, : way * d].view(-1, way, d), flat[:, way * d:].unsqueeze(-1)], -1)
-
-    def _flat(self, rows: torch.Tensor) -> torch.Tensor:
-        return torch.cat([rows[..., :-1].flatten(1), rows[..., -1]], 1)
-
     def meta_train(self) -> None:
         ctx, hp = self.ctx, self.hp
         prep = self.prepared_weights()

@@ -110,6 +110,16 @@ class HeadGenerator(PreparedHeads, FeatureMethod):
             return None
         return torch.cat([torch.arange(emb_dim), torch.full((P - emb_dim,), -1)])
 
+    def _rows(self, flat: torch.Tensor, d: int) -> torch.Tensor:
+        """Flat linear heads ``[E, way*d + way]`` -> class rows ``[E, way, d + 1]`` (weights, bias)."""
+        way = self.ctx.way
+        return torch.cat([flat[:, : way * d].reshape(-1, way, d), flat[:, way * d:].unsqueeze(-1)], -1)
+
+    @staticmethod
+    def _flat(rows: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`_rows`."""
+        return torch.cat([rows[..., :-1].flatten(1), rows[..., -1]], 1)
+
     def adapt_features(self, sf, sy, way):
         flat = self.generate(class_means(sf, sy, way))
         if not torch.isfinite(flat).all():
