@@ -86,9 +86,13 @@ def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch:
         body.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return body.to(device).eval()
     trained = pretrain_body(ds, backbone, width, epochs, batch, lr, seed, device, progress)
+    state = {k: v.detach().cpu().clone() for k, v in trained.state_dict().items()}
     if path is not None:
-        atomic_torch_save({k: v.cpu() for k, v in trained.state_dict().items()}, path)
-    return trained
+        atomic_torch_save(state, path)
+    # hand back the body exactly as a later load would build it (same module, memory format and
+    # mode), so a cell gives the same numbers whether its body was just trained or loaded
+    body.load_state_dict(state)
+    return body.to(device).eval()
 
 
 @torch.no_grad()

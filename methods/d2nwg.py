@@ -28,7 +28,6 @@ import torch
 from torch.func import functional_call
 
 from benchmark.seeding import derive_seed, generator
-from benchmark.weights import local_targets
 
 from .diffusion.denoiser import UNet1D
 from .diffusion.meta_train import MetaConfig, meta_loop, reptile_denoiser
@@ -43,7 +42,7 @@ class D2NWG(HeadGenerator):
     paper = "Soro et al., Diffusion-based Neural Network Weights Generation (D2NWG)"
     _hp = prep_defaults(latent=16, hidden=256, beta=1e-3, vae_iters=400, vae_batch=32, vae_lr=1e-3,
                         steps=20, schedule="linear", meta_iters=400, meta_batch=8, inner_steps=3, draws=8,
-                        lr=3e-3, channels=16, cond_dim=64)
+                        diffusion_lr=3e-3, channels=16, cond_dim=64)
     DEFAULTS = {"smoke": dict(_hp, tasks=64, vae_iters=100, meta_iters=200, hidden=64, latent=8,
                               channels=8, cond_dim=32),
                 "cpu": _hp, "paper": dict(_hp, tasks=20000, vae_iters=50000, meta_iters=120000, channels=64,
@@ -62,13 +61,7 @@ class D2NWG(HeadGenerator):
 
     def meta_train(self) -> None:
         ctx, hp = self.ctx, self.hp
-        prep = self.prepared_weights()
-        theta_M = local_targets(prep["trajectory"], 1, hp["grid"])                  # [E, 1, P]
-        self._normalise_fit(theta_M, prep["emb"])
-        d = prep["emb"].shape[-1]
-        self._build(theta_M.shape[-1], d * ctx.way)
-        x = self._rows((theta_M[:, 0] - self.w_mean) / self.w_std, d).flatten(0, 1).to(ctx.device)  # [E*way, d+1]
-        e = self._emb(prep["emb"]).view(-1, d).to(ctx.device)                                   # [E*way, d]
+        x, e = self._theta_M_data(rows=True)                                      # [E*way, d+1], [E*way, d]
         g = generator(ctx.seed, "d2nwg-train")
         none = x.new_zeros(0)
 
@@ -86,7 +79,7 @@ class D2NWG(HeadGenerator):
         self.z_mean, self.z_std = z.mean(0).cpu(), z.std(0).clamp_min(1e-6).cpu()
         z = (z - self.z_mean.to(z.device)) / self.z_std.to(z.device)
         cfg = MetaConfig(objective="vanilla", iters=hp["meta_iters"], meta_batch=hp["meta_batch"],
-                         inner_steps=hp["inner_steps"], outer="plain", outer_lr=hp["lr"], draws=hp["draws"])
+                         inner_steps=hp["inner_steps"], outer="plain", outer_lr=hp["diffusion_lr"], draws=hp["draws"])
         reptile_denoiser(self.den, z.unsqueeze(1), e, torch.tensor([hp["steps"]]), self.alphas, cfg,
                          generator(ctx.seed, "d2nwg-diffusion"), ctx.progress, f"{self.name} latent diffusion")
         self.net.eval()

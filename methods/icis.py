@@ -34,7 +34,6 @@ from torch import nn
 from torch.func import functional_call
 
 from benchmark.seeding import derive_seed, generator
-from benchmark.weights import local_targets
 
 from .diffusion.meta_train import MetaConfig, meta_loop
 from .prepared import HeadGenerator, prep_defaults
@@ -68,7 +67,7 @@ class RowGenerator(nn.Module):
 class ICIS(HeadGenerator):
     name = "icis"
     paper = "Christensen et al. 2023, Image-free Classifier Injection for Zero-Shot Classification (ICCV)"
-    _hp = prep_defaults(hidden=256, recon=1.0, iters=600, batch=64, lr=1e-3)
+    _hp = prep_defaults(hidden=256, recon=1.0, iters=600, batch=64, train_lr=1e-3)
     DEFAULTS = {"smoke": dict(_hp, tasks=64, iters=150, hidden=64), "cpu": _hp,
                 "paper": dict(_hp, tasks=20000, iters=50000, batch=256)}
 
@@ -79,20 +78,14 @@ class ICIS(HeadGenerator):
 
     def meta_train(self) -> None:
         ctx, hp = self.ctx, self.hp
-        prep = self.prepared_weights()
-        theta_M = local_targets(prep["trajectory"], 1, hp["grid"])                  # [E, 1, P]
-        self._normalise_fit(theta_M, prep["emb"])
-        d = prep["emb"].shape[-1]
-        rows = self._rows((theta_M[:, 0] - self.w_mean) / self.w_std, d).flatten(0, 1).to(ctx.device)
-        desc = self._emb(prep["emb"]).view(-1, d).to(ctx.device)                   # [E*way, d]
-        self._build(theta_M.shape[-1], d * ctx.way)
+        rows, desc = self._theta_M_data(rows=True)                               # [E*way, d+1], [E*way, d]
         g = generator(ctx.seed, "icis-train")
 
         def draw(it):
             j = torch.randint(0, len(rows), (1, hp["batch"]), generator=g)
             return (lambda s: (desc[j], rows[j])), None
 
-        cfg = MetaConfig(iters=hp["iters"], meta_batch=1, inner_steps=1, outer="plain", outer_lr=hp["lr"])
+        cfg = MetaConfig(iters=hp["iters"], meta_batch=1, inner_steps=1, outer="plain", outer_lr=hp["train_lr"])
         meta_loop(self.net, lambda p, x, y: functional_call(self.net, p, (x, y)), draw, cfg, ctx.progress,
                   f"{self.name} train")
         self.net.eval()

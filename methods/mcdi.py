@@ -40,7 +40,6 @@ from benchmark.config import ConfigError
 from benchmark.seeding import derive_seed, generator
 from benchmark.weights import local_targets
 
-from .base import class_means
 from .prepared import HeadGenerator, prep_defaults
 from .diffusion.denoiser import UNet1D
 from .diffusion.meta_train import MetaConfig, reptile_denoiser

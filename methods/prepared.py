@@ -20,7 +20,7 @@ import torch
 from benchmark.data.base import atomic_torch_save
 from benchmark.models.heads import head_forward, head_shapes
 from benchmark.seeding import derive_seed
-from benchmark.weights import PrepConfig, augmented_features, prepare_heads, unflatten_head
+from benchmark.weights import PrepConfig, augmented_features, local_targets, prepare_heads, unflatten_head
 
 from .base import FeatureMethod, class_means
 
@@ -36,7 +36,8 @@ def prep_defaults(**kw) -> dict:
 
 
 class PreparedHeads:
-    """Mixin for a :class:`~methods.base.FeatureMethod` whose ``hp`` holds Algorithm 1's settings."""
+    """Mixin for a :class:`~methods.base.FeatureMethod` whose ``hp`` holds Algorithm 1's settings
+    (so a method's own hyper-parameters must not reuse their names: ``lr`` is Algorithm 1's)."""
 
     def prep_config(self) -> PrepConfig:
         return PrepConfig(**{k: self.hp[k] for k in PREP_KEYS if k in self.hp})
@@ -119,6 +120,20 @@ class HeadGenerator(PreparedHeads, FeatureMethod):
     def _flat(rows: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`_rows`."""
         return torch.cat([rows[..., :-1].flatten(1), rows[..., -1]], 1)
+
+    def _theta_M_data(self, rows: bool = False) -> tuple:
+        """Training data from the prepared theta_M (normalisation fitted, ``self.net`` built):
+        normalised heads ``[E, P]`` and embeddings ``[E, way*d]``, or with ``rows`` the class
+        rows ``[E*way, d+1]`` and their class means ``[E*way, d]``, on the device."""
+        prep = self.prepared_weights()
+        theta_M = local_targets(prep["trajectory"], 1, self.hp["grid"])[:, 0]        # [E, P]
+        self._normalise_fit(theta_M.unsqueeze(1), prep["emb"])
+        d = prep["emb"].shape[-1]
+        self._build(theta_M.shape[-1], d * self.ctx.way)
+        x, e = (theta_M - self.w_mean) / self.w_std, self._emb(prep["emb"])
+        if rows:
+            x, e = self._rows(x, d).flatten(0, 1), e.view(-1, d)
+        return x.to(self.ctx.device), e.to(self.ctx.device)
 
     def adapt_features(self, sf, sy, way):
         flat = self.generate(class_means(sf, sy, way))

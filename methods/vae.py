@@ -29,7 +29,6 @@ from torch import nn
 
 from benchmark.config import ConfigError
 from benchmark.seeding import derive_seed, generator
-from benchmark.weights import local_targets
 
 from .diffusion.meta_train import MetaConfig, meta_loop
 from .prepared import HeadGenerator, prep_defaults
@@ -94,12 +93,7 @@ class LLOVAE(HeadGenerator):
 
     def meta_train(self) -> None:
         ctx, hp = self.ctx, self.hp
-        prep = self.prepared_weights()
-        theta_M = local_targets(prep["trajectory"], 1, hp["grid"])                  # [E, 1, P]
-        self._normalise_fit(theta_M, prep["emb"])
-        x = ((theta_M[:, 0] - self.w_mean) / self.w_std).to(ctx.device)
-        e = self._emb(prep["emb"]).to(ctx.device)
-        self._build(x.shape[1], e.shape[1])
+        x, e = self._theta_M_data()
         g = generator(ctx.seed, "vae-meta")
         B, K, D = hp["meta_batch"], hp["inner_steps"], hp["draws"]
 

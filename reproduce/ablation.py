@@ -5,7 +5,6 @@
     python reproduce/ablation.py --component C3   # Tw-Di vs Mc-Di (local consistency loss)
 """
 import argparse
-import sys
 
 from benchmark.cli import Grid, grid_main
 

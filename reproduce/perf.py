@@ -29,7 +29,7 @@ from methods.diffusion.denoiser import UNet1D
 from methods.diffusion.losses import coefficients, denoising_loss
 from methods.diffusion.sampler import sample
 from methods.diffusion.schedule import linear_alphas
-from methods.inner_loop import batched_adam, cyclic_minibatches, sequential_adam, stack_params
+from methods.inner_loop import batched_adam, sequential_adam, stack_params
 
 WAY, D, SIZE, T = 5, 32, 28, 20
 P = WAY * D + WAY

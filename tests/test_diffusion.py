@@ -1,12 +1,11 @@
 """The diffusion core against its equations (Mc-Di Sec. 2-3, Theorem 1, Proposition 1)."""
-import math
 
 import pytest
 import torch
 
 from benchmark.weights import PrepConfig, early_stop_steps, flatten_head, local_targets, prepare_heads, unflatten_head
 from benchmark.models.heads import init_head
-from methods.diffusion.losses import coefficients, local_consistency_loss, vanilla_loss
+from methods.diffusion.losses import local_consistency_loss, vanilla_loss
 from methods.diffusion.sampler import sample, step
 from methods.diffusion.schedule import (alpha_bar, alpha_bar_local, cosine_alphas, linear_alphas, make_alphas,
                                         target_steps)

@@ -8,7 +8,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
 
 from benchmark.cells import Cell
 from benchmark.cli import Grid, grid_main
