@@ -109,11 +109,18 @@ def grid_main(grid: Grid, argv=None) -> int:
                     check_available(c.dataset, root)
                 except DataMissingError as exc:
                     missing.setdefault(c.dataset, str(exc))
-        records = [r for r in load_records(args.results, grid.table, args.profile)
-                   if any(r["cell"]["method"] == c.method and r["cell"]["dataset"] == c.dataset
-                          and r["cell"]["shot"] == c.shot and r["cell"]["seed"] == c.seed
-                          and (r["cell"].get("variant") or "") == c.variant for c in runnable)]
-        df = build_table(records, runnable, grid.table, missing, grid.source,
+        # the table shows every registered method of the grid that has records (a run restricted
+        # with --methods adds its rows to the table instead of replacing the others)
+        keys = lambda c: (c.method, c.dataset, c.shot, c.seed, c.variant)
+        shown = [c for c in grid.cells(args.profile, args.seeds, None, args.datasets) if c.method in registered()]
+        all_records = load_records(args.results, grid.table, args.profile)
+        have = {r["cell"]["method"] for r in all_records} | {c.method for c in runnable}
+        shown = [c for c in shown if c.method in have]
+        wanted = {keys(c) for c in shown}
+        records = [r for r in all_records
+                   if (r["cell"]["method"], r["cell"]["dataset"], r["cell"]["shot"], r["cell"]["seed"],
+                       r["cell"].get("variant") or "") in wanted]
+        df = build_table(records, shown, grid.table, missing, grid.source,
                          expected_seeds=len(args.seeds or grid.seeds))
         stem = table_stem(args.results, grid.out_name or grid.table, args.profile)
         csv_path, tex_path = write_table(df, stem, grid.caption)

@@ -6,7 +6,7 @@ Example:
     >>> get_method("nope")
     Traceback (most recent call last):
     ...
-    methods.UnknownMethodError: unknown method 'nope'; registered methods: d2nwg, icis, llo-vae, lt-di, lv-di, mc-di, meta-baseline, meta-hypernetwork, mv-di, ocd, ref-centroid, ref-target-head, reptile, tw-di
+    methods.UnknownMethodError: unknown method 'nope'; registered methods: d2nwg, ghn3, icis, llo-vae, lt-di, lv-di, mc-di, meta-baseline, meta-diff, meta-hypernetwork, mv-di, ocd, ref-centroid, ref-target-head, reptile, tw-di
 """
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ _REGISTRY = {
     "icis": "methods.icis:ICIS",
     "d2nwg": "methods.d2nwg:D2NWG",
     "meta-hypernetwork": "methods.hypernet:MetaHypernetwork",
+    "meta-diff": "methods.metadiff:MetaDiff",
+    "ghn3": "methods.ghn3:GHN3",
     # reference rows (labelled as such in the tables; not methods of the papers)
     "ref-target-head": "methods.references:TargetHeadReference",
     "ref-centroid": "methods.references:CentroidReference",

@@ -78,10 +78,17 @@ class WeightDiffusion(HeadGenerator):
             raise ConfigError(f"{self.name}: time_input must be 'absolute' or 'relative'")
 
     # -- the denoiser ------------------------------------------------------------------------
+    extra_channels = 0          # further per-weight inputs of the U-Net (Meta-Diff: the support gradient)
+
+    def _wrap(self, unet: UNet1D):
+        """The network eps_phi(x, t, emb) around the U-Net (the U-Net itself; Meta-Diff adds its gradient)."""
+        return unet
+
     def _build(self, P: int, emb_dim: int) -> None:
         torch.manual_seed(derive_seed(self.ctx.seed, "denoiser-init") % 2 ** 31)
-        self.net = UNet1D(P, emb_dim, channels=self.hp["channels"], cond_dim=self.hp["cond_dim"],
-                          emb_layout=self.emb_layout(P, emb_dim)).to(self.ctx.device)
+        unet = UNet1D(P, emb_dim, channels=self.hp["channels"], cond_dim=self.hp["cond_dim"],
+                      emb_layout=self.emb_layout(P, emb_dim), extra_channels=self.extra_channels)
+        self.net = self._wrap(unet).to(self.ctx.device)
         self.alphas = make_alphas(self.hp["schedule"], self.hp["steps"])
         self.time_map = self._time_map()
 

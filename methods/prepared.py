@@ -155,8 +155,8 @@ class HeadGenerator(PreparedHeads, FeatureMethod):
                 "emb_dim": len(self.e_mean) * self.ctx.way, **self._extra_state()}
 
     def load_state_dict(self, state):
-        self._build(state["P"], state["emb_dim"])
+        self.w_mean, self.w_std, self.e_mean, self.e_std = (state[k] for k in ("w_mean", "w_std", "e_mean", "e_std"))
+        self._build(state["P"], state["emb_dim"])                  # after the statistics (Meta-Diff's net uses them)
         self.net.load_state_dict(state["net"])
         self.net.eval()
-        self.w_mean, self.w_std, self.e_mean, self.e_std = (state[k] for k in ("w_mean", "w_std", "e_mean", "e_std"))
         self._load_extra(state)

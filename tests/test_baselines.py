@@ -57,3 +57,58 @@ def test_meta_hypernetwork_learns_through_the_inner_loop():
     assert net.z0.grad is not None and net.z0.grad.abs().sum() > 0
     z = net.adapt(sf, sy)
     assert not torch.allclose(z[0], z[1])                         # the support gradient breaks the symmetry
+
+
+def test_meta_diff_conditions_on_the_support_gradient_at_x_t():
+    """Meta-Diff's extra input is d CE(support) / d x at the de-normalised current weights."""
+    import torch.nn.functional as F
+    from methods.diffusion.denoiser import UNet1D
+    from methods.metadiff import SupportGradientUNet
+    torch.manual_seed(0)
+    way, d = 3, 4
+    P = way * d + way
+    w_mean, w_std, e_mean, e_std = torch.randn(P), torch.rand(P) + 0.5, torch.randn(d), torch.rand(d) + 0.5
+    unet = UNet1D(P, way * d, channels=8, cond_dim=16, extra_channels=1)
+    net = SupportGradientUNet(unet, "linear", d, way, w_mean, w_std, e_mean, e_std, grad_norm="none")
+    x, emb = torch.randn(2, P), torch.randn(2, way * d)
+    g = net.support_gradient(x, emb)
+    for i in range(2):                                            # autograd on the plain head, by hand
+        theta = (x[i] * w_std + w_mean).requires_grad_(True)
+        protos = emb[i].view(way, d) * e_std + e_mean
+        logits = protos @ theta[: way * d].view(way, d).T + theta[way * d:]
+        F.cross_entropy(logits, torch.arange(way)).backward()
+        assert torch.allclose(g[i], theta.grad * w_std, atol=1e-6)
+    # the gradient channel reaches the output: the same x_t with another support set differs
+    torch.nn.init.normal_(unet.out[-1].weight)
+    t = torch.tensor([0, 5])
+    assert not torch.allclose(net(x, t, emb), unet(x, t, emb, extra=torch.zeros(2, 1, P)))
+
+
+def test_ghn3_graph_and_class_rows():
+    """GHN-3's graph of the MLP head, and its class-layer predictor: rows follow the classes."""
+    from methods.ghn3 import GraphHyperNetwork, head_graph
+    g = head_graph("mlp", feat_dim=6, way=5, hidden=16)
+    assert [n.op for n in g.nodes] == ["input", "linear", "relu", "linear", "output"]
+    assert g.spd[0].tolist() == [0, 1, 2, 3, 4] and g.classifier == 3
+    assert g.nodes[1].shape == (16, 6) and g.nodes[3].shape == (5, 16)
+    lin = head_graph("linear", feat_dim=6, way=5)
+    torch.manual_seed(0)
+    net = GraphHyperNetwork(lin, 6, hid=16, heads=2, layers=1).eval()
+    protos, perm = torch.randn(2, 5, 6), torch.tensor([3, 1, 4, 0, 2])
+    with torch.no_grad():
+        a, b = net(protos), net(protos[:, perm])
+    assert a["w"].shape == (2, 5, 6) and a["b"].shape == (2, 5)
+    assert torch.allclose(a["w"][:, perm], b["w"], atol=1e-5) and torch.allclose(a["b"][:, perm], b["b"], atol=1e-5)
+    mlp = GraphHyperNetwork(g, 6, hid=16, heads=2, layers=1)
+    heads = mlp(torch.randn(2, 5, 6))
+    assert heads["w1"].shape == (2, 16, 6) and heads["w2"].shape == (2, 5, 16)
+
+
+def test_ghn3_official_checkpoint_errors_are_clear(tmp_path):
+    import pytest
+    from methods.ghn3 import load_official_ghn3
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_official_ghn3(tmp_path / "ghn3tm8.pt")
+    (tmp_path / "ghn3tm8.pt").write_bytes(b"x")
+    with pytest.raises(ImportError, match="pip install"):
+        load_official_ghn3(tmp_path / "ghn3tm8.pt")

@@ -52,7 +52,7 @@ class UNet1D(nn.Module):
     c, feature j at its own position; the global embedding is added to every block either way."""
 
     def __init__(self, length: int, emb_dim: int, channels: int = 32, mults=(1, 2), cond_dim: int = 128,
-                 emb_layout: torch.Tensor | None = None):
+                 emb_layout: torch.Tensor | None = None, extra_channels: int = 0):
         super().__init__()
         if emb_layout is not None:
             self.register_buffer("emb_layout", emb_layout.long().clamp_min(-1), persistent=False)
@@ -64,7 +64,7 @@ class UNet1D(nn.Module):
         self.cond_dim = cond_dim
         self.time_mlp = nn.Sequential(nn.Linear(cond_dim, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
         self.emb_mlp = nn.Sequential(nn.Linear(emb_dim, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
-        self.inp = nn.Conv1d(1 if emb_layout is None else 2, channels, 3, padding=1)
+        self.inp = nn.Conv1d(1 + (emb_layout is not None) + extra_channels, channels, 3, padding=1)
         widths = [channels * m for m in mults]
         self.down, self.pool = nn.ModuleList(), nn.ModuleList()
         c = channels
@@ -81,12 +81,16 @@ class UNet1D(nn.Module):
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, emb: torch.Tensor,
+                extra: torch.Tensor | None = None) -> torch.Tensor:
+        """``extra`` ``[B, extra_channels, length]``: further per-weight inputs (Meta-Diff's gradient)."""
         c = self.time_mlp(timestep_embedding(t, self.cond_dim)) + self.emb_mlp(emb)
         h = x.unsqueeze(1)
         if self.emb_layout is not None:
             aligned = torch.cat([emb, torch.zeros_like(emb[:, :1])], 1)[:, self.emb_layout]   # -1 -> 0
             h = torch.cat([h, aligned.unsqueeze(1)], 1)
+        if extra is not None:
+            h = torch.cat([h, extra], 1)
         h = self.inp(F.pad(h, (0, self.padded - self.length)))
         skips = []
         for block, pool in zip(self.down, self.pool):
