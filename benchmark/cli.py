@@ -20,6 +20,7 @@ from .cells import Cell
 from .config import PROFILES, ConfigError, cache_root, data_root
 from .data import DataCorruptError, DataMissingError
 from .runner import run_grid
+from .sweep import EXECUTORS, ExecutorOptions, print_status, submit_grid, sweep_status
 from .tables import build_table, load_records, write_table
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,6 +75,18 @@ def parser(grid: Grid) -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="cells run in parallel worker processes (1 thread each)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--table-only", action="store_true", help="only aggregate existing records")
+    g = p.add_argument_group("sweeps (submitit)")
+    g.add_argument("--executor", default="inline", choices=EXECUTORS,
+                   help="inline: in this process (default); local: submitit's local executor; slurm: a SLURM job array")
+    g.add_argument("--status", action="store_true", help="show pending/running/done/failed cells of the sweep and exit")
+    g.add_argument("--partition", help="SLURM partition")
+    g.add_argument("--gpus-per-node", type=int, help="GPUs per task")
+    g.add_argument("--cpus-per-task", type=int, help="CPU cores per task (default 1)")
+    g.add_argument("--mem", type=float, dest="mem_gb", help="memory per task in GB")
+    g.add_argument("--timeout-min", type=int, help="time limit per task in minutes (default 120)")
+    g.add_argument("--array-parallelism", type=int, help="tasks of the array running at once (default 64)")
+    g.add_argument("--slurm-extra", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="more sbatch options, e.g. --slurm-extra qos=high constraint=a100")
     return p
 
 
@@ -98,10 +111,22 @@ def grid_main(grid: Grid, argv=None) -> int:
         if absent:
             print(f"not implemented yet (rows left out, not faked): {', '.join(absent)}")
         missing = {}
-        if not args.table_only:
+        if args.status:
+            print_status(sweep_status(runnable, args.results, grid.table, args.profile))
+            return 0
+        opts = ExecutorOptions.parse(args.executor, args.slurm_extra, partition=args.partition,
+                                     gpus_per_node=args.gpus_per_node, cpus_per_task=args.cpus_per_task,
+                                     mem_gb=args.mem_gb, timeout_min=args.timeout_min,
+                                     array_parallelism=args.array_parallelism)
+        failed = []
+        if not args.table_only and opts.kind == "inline":
             out = run_grid(runnable, root, cache, args.results, args.device, args.force, not args.no_progress,
                            args.jobs)
             missing = out["missing_data"]
+        elif not args.table_only:
+            out = submit_grid(runnable, root, cache, args.results, args.device, args.force, opts, grid.table,
+                              args.profile)
+            missing, failed = out["missing_data"], out["failed"]
         else:
             from .data import check_available
             for c in runnable:
@@ -131,4 +156,8 @@ def grid_main(grid: Grid, argv=None) -> int:
                   "latency_ms", "status"]]
     print(with_pd.round(2).to_string(index=False))
     print(f"wrote {csv_path} and {tex_path}")
+    if failed:
+        print(f"{len(failed)} task(s) ended without their records; rerun the same command to resubmit only those",
+              file=sys.stderr)
+        return 1
     return 0

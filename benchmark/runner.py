@@ -32,6 +32,7 @@ from .context import Context
 from .data import DataMissingError, check_available, load_dataset
 from .data.base import atomic_torch_save
 from .evaluate_core import evaluate
+from .progress import resumable, resumed_at
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parent.parent
@@ -108,7 +109,9 @@ def trained_method(cell: Cell, data_root, cache_dir, device="cpu", force=False, 
     if ckpt is not None and ckpt.exists() and not force:
         method.load_state_dict(torch.load(ckpt, map_location=ctx.device, weights_only=False))
         return method, ctx, None, True
-    method.meta_train()
+    with resumable(ckpt.parent / "progress" / key if ckpt is not None else None):
+        method.meta_train()                      # long loops save progress; a rerun continues from it
+        method.resumed_at = resumed_at()
     meta_train_s = time.perf_counter() - t0
     if ckpt is not None:
         atomic_torch_save(method.state_dict(), ckpt)
@@ -151,6 +154,7 @@ def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=
         **metrics,
         "meta_train_s": meta_train_s,
         "meta_train_reused": reused,
+        "meta_train_resumed_at": getattr(method, "resumed_at", {}),   # {loop: iteration} after a requeue/kill
         "wall_time_s": round(time.perf_counter() - t_start, 3),
         "code_version": code_version(),
         "torch": torch.__version__,
@@ -192,6 +196,18 @@ def _uses_body(cell: Cell) -> bool:
     return getattr(get_method(cell.method), "USES_BODY", False)
 
 
+def split_available(cells: list, data_root) -> tuple:
+    """``(cells whose dataset is present, {missing dataset: message})``."""
+    todo, missing = [], {}
+    for c in cells:
+        try:
+            check_available(c.dataset, data_root)
+            todo.append(c)
+        except DataMissingError as exc:
+            missing.setdefault(c.dataset, str(exc))
+    return todo, missing
+
+
 def run_grid(cells: list, data_root, cache_dir, results_dir, device="cpu", force=False, progress=True,
              jobs: int = 1) -> dict:
     """Run every cell; cells whose dataset is missing are reported, not run.
@@ -204,15 +220,8 @@ def run_grid(cells: list, data_root, cache_dir, results_dir, device="cpu", force
 
     Returns ``{"done": [records], "missing_data": {dataset: message}}``.
     """
-    done, missing = [], {}
-    datasets: dict = {}
-    todo = []
-    for c in cells:
-        try:
-            check_available(c.dataset, data_root)
-            todo.append(c)
-        except DataMissingError as exc:
-            missing.setdefault(c.dataset, str(exc))
+    done, datasets = [], {}
+    todo, missing = split_available(cells, data_root)
     for ds, msg in missing.items():
         log.warning("skipping %s cells (missing data): %s", ds, msg.splitlines()[0])
 

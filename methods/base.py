@@ -122,3 +122,16 @@ class FeatureMethod(Method):
             logits = self.predict_features(self.adapt_features(sf, sy, eps[0].way), qf)
             accs.append((logits.argmax(-1).cpu() == qy).float().mean(1))
         return torch.cat(accs)
+
+
+class StandardisedFeatures:
+    """Mixin: features standardised per dimension with the meta-train split's mean and std
+    (``f_mean``, ``f_std``, fitted by :meth:`_fit_std`)."""
+
+    def _fit_std(self, feats: torch.Tensor) -> torch.Tensor:
+        """Fit on the meta-train features ``feats`` and return them standardised, on the device."""
+        self.f_mean, self.f_std = feats.mean(0), feats.std(0).clamp_min(1e-6)
+        return self._std(feats).to(self.ctx.device)
+
+    def _std(self, f: torch.Tensor) -> torch.Tensor:
+        return (f - self.f_mean.to(f.device)) / self.f_std.to(f.device)

@@ -49,7 +49,7 @@ from benchmark.config import ConfigError
 from benchmark.models.heads import head_forward
 from benchmark.seeding import derive_seed
 
-from .base import FeatureMethod, class_means
+from .base import FeatureMethod, StandardisedFeatures, class_means
 from .diffusion.meta_train import MetaConfig, meta_loop
 from .inner_loop import batched_adam
 
@@ -239,7 +239,7 @@ def load_official_ghn3(path: str | Path):
     return ghn.eval()
 
 
-class GHN3(FeatureMethod):
+class GHN3(StandardisedFeatures, FeatureMethod):
     name = "ghn3"
     paper = "Knyazev et al. 2023, Can We Scale Transformers to Predict Parameters of Diverse ImageNet Models? (GHN-3)"
     _hp = dict(head="linear", hid=64, heads=4, layers=2, chunk=8, meta_iters=300, meta_batch=8, lr=1e-3,
@@ -261,14 +261,9 @@ class GHN3(FeatureMethod):
         graph = head_graph(hp["head"], d, self.ctx.way)
         self.net = GraphHyperNetwork(graph, d, hp["hid"], hp["heads"], hp["layers"], hp["chunk"]).to(self.ctx.device)
 
-    def _std(self, f: torch.Tensor) -> torch.Tensor:
-        return (f - self.f_mean.to(f.device)) / self.f_std.to(f.device)
-
     def meta_train(self) -> None:
         ctx, hp = self.ctx, self.hp
-        feats = ctx.features("train")
-        self.f_mean, self.f_std = feats.mean(0), feats.std(0).clamp_min(1e-6)
-        feats = self._std(feats).to(ctx.device)
+        feats = self._fit_std(ctx.features("train"))
         self._build(feats.shape[1])
         if hp["official_checkpoint"]:
             self.official = load_official_ghn3(hp["official_checkpoint"])

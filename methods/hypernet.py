@@ -32,7 +32,7 @@ from torch.func import functional_call, grad
 
 from benchmark.seeding import derive_seed
 
-from .base import FeatureMethod
+from .base import FeatureMethod, StandardisedFeatures
 from .diffusion.meta_train import MetaConfig, meta_loop
 
 
@@ -66,7 +66,7 @@ class HyperHead(nn.Module):
         return F.cross_entropy(self.logits(self.adapt(sf, sy), qf), qy)
 
 
-class MetaHypernetwork(FeatureMethod):
+class MetaHypernetwork(StandardisedFeatures, FeatureMethod):
     name = "meta-hypernetwork"
     paper = "Zhao et al. 2020, Meta-Learning via Hypernetworks (NeurIPS MetaLearn workshop)"
     _hp = dict(dz=64, hidden=256, inner_steps=5, inner_lr=0.5, test_steps=5, meta_iters=300, meta_batch=4,
@@ -80,14 +80,9 @@ class MetaHypernetwork(FeatureMethod):
         self.net = HyperHead(d, self.ctx.way, hp["dz"], hp["hidden"], hp["inner_steps"], hp["inner_lr"])
         self.net.to(self.ctx.device)
 
-    def _std(self, f: torch.Tensor) -> torch.Tensor:
-        return (f - self.f_mean.to(f.device)) / self.f_std.to(f.device)
-
     def meta_train(self) -> None:
         ctx, hp = self.ctx, self.hp
-        feats = ctx.features("train")
-        self.f_mean, self.f_std = feats.mean(0), feats.std(0).clamp_min(1e-6)
-        feats = self._std(feats).to(ctx.device)
+        feats = self._fit_std(ctx.features("train"))
         self._build(feats.shape[1])
         sampler, B = ctx.train_sampler(), hp["meta_batch"]
 

@@ -8,6 +8,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 
 from benchmark.cells import Cell
 from benchmark.cli import Grid, grid_main
@@ -100,3 +101,17 @@ def test_identical_cell_of_another_table_is_reused(tmp_path):
     rb = run_cell(b, None, tmp_path / "c", tmp_path / "r")
     assert rb["acc"] == ra["acc"] and rb["copied_from"].startswith("runs/table3/")
     assert rb["cell"]["table"] == "table1" and b.record_path(tmp_path / "r").exists()
+
+
+def test_local_executor_sweep_then_status(tmp_path, capsys):
+    """--executor local: the cells run as submitit jobs; a rerun submits nothing; --status reports."""
+    grid = Grid("sweeplocal", methods=["ref-centroid"], datasets=["synthetic"], settings=[(5, 1)], seeds=(0, 1))
+    argv = ["--profile", "smoke", "--no-progress", "--results", str(tmp_path / "r"), "--executor", "local"]
+    assert grid_main(grid, argv) == 0
+    assert "submitted 2 task(s) (2 cells) as local job array" in capsys.readouterr().out
+    assert grid_main(grid, argv) == 0
+    assert "submitted" not in capsys.readouterr().out                 # finished cells are not resubmitted
+    assert grid_main(grid, argv[:-2] + ["--status"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "done: 2"
+    with pytest.raises(SystemExit):
+        grid_main(grid, argv[:-1] + ["nope"])                            # unknown executor: argparse error

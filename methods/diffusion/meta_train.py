@@ -25,6 +25,8 @@ import torch
 from torch.func import functional_call, vmap
 from tqdm.auto import tqdm
 
+from benchmark.progress import load_progress, save_every, save_progress
+
 from ..inner_loop import batched_adam, stack_params
 from .losses import coefficients, denoising_loss
 
@@ -57,8 +59,23 @@ def meta_loop(net, loss_fn, draw, cfg: MetaConfig, progress: bool = False, desc:
         raise ValueError(f"outer must be 'adam', 'sgd' or 'plain', got {cfg.outer!r}")
     phi = {name: p.detach().clone().requires_grad_(cfg.outer == "plain") for name, p in net.named_parameters()}
     outer = torch.optim.Adam(phi.values(), lr=cfg.outer_lr) if cfg.outer in ("adam", "plain") else None
-    rows = []
-    for it in tqdm(range(cfg.iters), desc=desc, disable=not progress, leave=False):
+    rows, start = [], 0
+    saved = load_progress(desc)                      # a requeued / killed run continues where it stopped
+    if saved is not None:
+        with torch.no_grad():
+            for k, v in phi.items():
+                v.copy_(saved["phi"][k])
+        if outer is not None:
+            outer.load_state_dict(saved["outer"])
+        rows, start = saved["rows"], saved["it"]
+        for it in range(start):                      # replay the skipped draws: same random stream
+            draw(it)
+    every = save_every()
+    for it in tqdm(range(start, cfg.iters), desc=desc, disable=not progress, leave=False, initial=start,
+                   total=cfg.iters):
+        if it > start and it % every == 0:
+            save_progress(desc, {"it": it, "rows": rows, "phi": {k: v.detach().clone() for k, v in phi.items()},
+                                 "outer": outer.state_dict() if outer is not None else None})
         batch_fn, tags = draw(it)
         if log is not None and it % cfg.log_every == 0:
             with torch.no_grad():
