@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .cells import Cell
+from .cells import PIPELINE_KEYS, Cell
 from .config import PROFILES, ConfigError, cache_root, data_root
 from .data import DataCorruptError, DataMissingError
 from .runner import run_grid
@@ -45,10 +45,15 @@ class Grid:
         out += [(label, m, tuple(sorted(opts.items()))) for label, (m, opts) in self.variants.items()]
         return out
 
-    def cells(self, profile: str, seeds=None, methods=None, datasets=None) -> list:
+    def cells(self, profile: str, seeds=None, methods=None, datasets=None, overrides=(), tag: str = "") -> list:
+        """Every cell of the grid; ``overrides`` (pipeline settings, see :func:`parse_overrides`)
+        are added to every row's options and ``tag`` to its label."""
         seeds = list(self.seeds if seeds is None else seeds)
         cells = []
         for variant, m, opts in self.rows():
+            if overrides:
+                opts = tuple(sorted({**dict(opts), **dict(overrides)}.items()))
+                variant = f"{variant}+{tag}" if variant else tag
             if methods and m not in methods and variant not in methods:
                 continue
             for d in self.datasets:
@@ -75,6 +80,10 @@ def parser(grid: Grid) -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="cells run in parallel worker processes (1 thread each)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--table-only", action="store_true", help="only aggregate existing records")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="pipeline settings for every cell, e.g. --set body_width=64 body_epochs=5; the rows "
+                        "are labelled with them and the table goes to <table>[_<profile>]_<tag>")
+    p.add_argument("--tag", help="name of a --set run's rows and table (default: built from the settings)")
     g = p.add_argument_group("sweeps (submitit)")
     g.add_argument("--executor", default="inline", choices=EXECUTORS,
                    help="inline: in this process (default); local: submitit's local executor; slurm: a SLURM job array")
@@ -88,6 +97,35 @@ def parser(grid: Grid) -> argparse.ArgumentParser:
     g.add_argument("--slurm-extra", nargs="*", default=[], metavar="KEY=VALUE",
                    help="more sbatch options, e.g. --slurm-extra qos=high constraint=a100")
     return p
+
+
+def parse_overrides(pairs: list, tag: str | None = None) -> tuple:
+    """``--set KEY=VALUE ...`` -> (sorted option pairs, tag). Only pipeline settings
+    (:data:`benchmark.cells.PIPELINE_KEYS`) are accepted; values are ints, floats or strings.
+
+    Example:
+        >>> parse_overrides(["body_width=64", "body_epochs=5"])
+        ((('body_epochs', 5), ('body_width', 64)), 'body_epochs5-body_width64')
+    """
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not raw:
+            raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
+        if key not in PIPELINE_KEYS:
+            raise ConfigError(f"--set: unknown setting {key!r}; choose from {', '.join(sorted(PIPELINE_KEYS))}")
+        for cast in (int, float, str):
+            try:
+                out[key] = cast(raw)
+                break
+            except ValueError:
+                continue
+    opts = tuple(sorted(out.items()))
+    if tag is None:
+        tag = "-".join(f"{k}{v}" for k, v in opts)
+    if opts and not tag.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ConfigError(f"--tag must be letters, digits, '-', '_' or '.', got {tag!r}")
+    return opts, tag
 
 
 def table_stem(results_dir: Path, table: str, profile: str) -> Path:
@@ -105,14 +143,16 @@ def grid_main(grid: Grid, argv=None) -> int:
             get_method(m)                                     # unknown names -> the registered list
         root = data_root(args.data) if not all(d == "synthetic" for d in grid.datasets) else None
         cache = cache_root(args.cache)
-        all_cells = grid.cells(args.profile, args.seeds, args.methods, args.datasets)
+        overrides, tag = parse_overrides(args.overrides, args.tag)
+        all_cells = grid.cells(args.profile, args.seeds, args.methods, args.datasets, overrides, tag)
+        sweep_name = f"{grid.table}_{tag}" if overrides else grid.table
         runnable = [c for c in all_cells if c.method in registered()]
         absent = sorted({c.method for c in all_cells} - set(registered()))
         if absent:
             print(f"not implemented yet (rows left out, not faked): {', '.join(absent)}")
         missing = {}
         if args.status:
-            print_status(sweep_status(runnable, args.results, grid.table, args.profile))
+            print_status(sweep_status(runnable, args.results, sweep_name, args.profile))
             return 0
         opts = ExecutorOptions.parse(args.executor, args.slurm_extra, partition=args.partition,
                                      gpus_per_node=args.gpus_per_node, cpus_per_task=args.cpus_per_task,
@@ -124,7 +164,7 @@ def grid_main(grid: Grid, argv=None) -> int:
                            args.jobs)
             missing = out["missing_data"]
         elif not args.table_only:
-            out = submit_grid(runnable, root, cache, args.results, args.device, args.force, opts, grid.table,
+            out = submit_grid(runnable, root, cache, args.results, args.device, args.force, opts, sweep_name,
                               args.profile)
             missing, failed = out["missing_data"], out["failed"]
         else:
@@ -137,7 +177,8 @@ def grid_main(grid: Grid, argv=None) -> int:
         # the table shows every registered method of the grid that has records (a run restricted
         # with --methods adds its rows to the table instead of replacing the others)
         keys = lambda c: (c.method, c.dataset, c.shot, c.seed, c.variant)
-        shown = [c for c in grid.cells(args.profile, args.seeds, None, args.datasets) if c.method in registered()]
+        shown = [c for c in grid.cells(args.profile, args.seeds, None, args.datasets, overrides, tag)
+                 if c.method in registered()]
         all_records = load_records(args.results, grid.table, args.profile)
         have = {r["cell"]["method"] for r in all_records} | {c.method for c in runnable}
         shown = [c for c in shown if c.method in have]
@@ -148,6 +189,8 @@ def grid_main(grid: Grid, argv=None) -> int:
         df = build_table(records, shown, grid.table, missing, grid.source,
                          expected_seeds=len(args.seeds or grid.seeds))
         stem = table_stem(args.results, grid.out_name or grid.table, args.profile)
+        if overrides:
+            stem = stem.with_name(f"{stem.name}_{tag}")
         csv_path, tex_path = write_table(df, stem, grid.caption)
     except (UnknownMethodError, ConfigError, DataMissingError, DataCorruptError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -115,3 +115,20 @@ def test_local_executor_sweep_then_status(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0] == "done: 2"
     with pytest.raises(SystemExit):
         grid_main(grid, argv[:-1] + ["nope"])                            # unknown executor: argparse error
+
+
+def test_set_overrides_label_rows_and_table(tmp_path, capsys):
+    grid = Grid("tset", methods=["ref-centroid"], datasets=["synthetic"], settings=[(5, 1)], seeds=(0,))
+    base = ["--profile", "smoke", "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "--no-progress"]
+    assert grid_main(grid, base) == 0
+    assert grid_main(grid, base + ["--set", "body_width=8", "body_epochs=1"]) == 0
+    plain = json.loads((tmp_path / "r/runs/tset/smoke/ref-centroid/synthetic_5w1s_seed0.json").read_text())
+    tagged = json.loads((tmp_path / "r/runs/tset/smoke/ref-centroid[body_epochs1-body_width8]/"
+                         "synthetic_5w1s_seed0.json").read_text())
+    assert plain["settings"]["body_width"] == 16 and tagged["settings"]["body_width"] == 8
+    assert tagged["settings"]["body_epochs"] == 1
+    assert "ref-centroid[body_epochs1-body_width8]" in (tmp_path / "r/tset_smoke_body_epochs1-body_width8.csv").read_text()
+    assert "[" not in (tmp_path / "r/tset_smoke.csv").read_text()      # the plain table keeps its own rows
+    capsys.readouterr()
+    assert grid_main(grid, base + ["--set", "bogus=1"]) == 2
+    assert "unknown setting 'bogus'" in capsys.readouterr().err
