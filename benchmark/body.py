@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .config import cpu_threads
 from .data.base import atomic_torch_save
 from .models.backbones import build_backbone
 from .seeding import generator
@@ -73,7 +74,9 @@ def pretrain_body(ds, backbone: str, width: int, epochs: int, batch: int, lr: fl
 
 def body_key(ds_name: str, backbone: str, width: int, image_size: int, epochs: int, seed: int, lr: float,
              batch: int) -> str:
-    return f"body-{ds_name}-{backbone}-w{width}-s{image_size}-e{epochs}-lr{lr}-b{batch}-seed{seed}"
+    threads = cpu_threads()
+    suffix = f"-t{threads}" if threads != 1 else ""        # other thread counts train another body
+    return f"body-{ds_name}-{backbone}-w{width}-s{image_size}-e{epochs}-lr{lr}-b{batch}-seed{seed}{suffix}"
 
 
 def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch: int, lr: float, seed: int,

@@ -19,6 +19,7 @@ import platform
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .cells import Cell, load_record
-from .config import profile_settings
+from .config import cpu_threads, profile_settings
 from .context import Context
 from .data import DataMissingError, check_available, load_dataset
 from .data.base import atomic_torch_save
@@ -68,8 +69,10 @@ def method_checkpoint_key(cell: Cell, hp: dict, settings: dict, shot_independent
     """Cache key of a meta-trained method: everything that determines it (not the table;
     not the shot when the method's meta-training does not depend on it)."""
     shot = "any" if shot_independent else cell.shot
-    blob = json.dumps([cell.method, cell.dataset, cell.way, shot, cell.seed, cell.profile, cell.backbone,
-                       hp, settings], sort_keys=True, default=str)
+    parts = [cell.method, cell.dataset, cell.way, shot, cell.seed, cell.profile, cell.backbone, hp, settings]
+    if cpu_threads() != 1:                       # a method trained with other threads is another method
+        parts.append({"threads": cpu_threads()})
+    blob = json.dumps(parts, sort_keys=True, default=str)
     return f"{cell.method}-{cell.dataset}-{cell.way}w{shot}s-seed{cell.seed}-" + \
         hashlib.sha1(blob.encode()).hexdigest()[:12]
 
@@ -145,8 +148,11 @@ def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=
             return record
     code_version()
     t_start = time.perf_counter()
-    method, ctx, meta_train_s, reused = trained_method(cell, data_root, cache_dir, device, force, progress, datasets)
-    metrics = evaluate(method, ctx)
+    with torch_threads(cpu_threads()):
+        method, ctx, meta_train_s, reused = trained_method(cell, data_root, cache_dir, device, force, progress,
+                                                           datasets)
+        metrics = evaluate(method, ctx)
+        threads = torch.get_num_threads()
     record = {
         "cell": cell.to_json(),
         "hparams": method.hp,
@@ -160,15 +166,26 @@ def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=
         "torch": torch.__version__,
         "device": str(ctx.device),
         "host": platform.node(),
-        "threads": torch.get_num_threads(),
+        "threads": threads,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     write_json_atomic(record, path)
     return record
 
 
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with ``n`` torch CPU threads (see :func:`benchmark.config.cpu_threads`)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _worker_init() -> None:
-    torch.set_num_threads(1)
+    torch.set_num_threads(cpu_threads())
 
 
 def _cells_job(args) -> list:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import time
 import uuid
@@ -32,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import submitit
-import torch
 
 from .cells import load_record
 from .config import ConfigError
@@ -89,8 +87,7 @@ class CellsJob(submitit.helpers.Checkpointable):
     a time limit submitit requeues it with the same arguments; the meta-training resumes."""
 
     def __call__(self, cells, data_root, cache_dir, results_dir, device, force):
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
-        datasets: dict = {}
+        datasets: dict = {}                    # threads: run_cell uses $MCDI_THREADS (default 1)
         return [(str(c), run_cell(c, data_root, cache_dir, results_dir, device, force, False, datasets)["acc"])
                 for c in cells]
 

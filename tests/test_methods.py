@@ -88,6 +88,25 @@ def test_same_cell_twice_same_numbers(tmp_path):
     assert a["acc"] == b["acc"] and a["ci95"] == b["ci95"]
 
 
+def test_cells_compute_with_a_fixed_thread_count(tmp_path, monkeypatch):
+    """A cell's numbers must not depend on the caller's threads (--jobs, executor)."""
+    cell = Cell("t", "meta-baseline", "synthetic", 5, 1, 2, "smoke")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        a = run_cell(cell, None, tmp_path / "c1", tmp_path / "r1")
+        assert torch.get_num_threads() == 2            # the caller's setting is restored
+        torch.set_num_threads(1)
+        b = run_cell(cell, None, tmp_path / "c2", tmp_path / "r2")
+    finally:
+        torch.set_num_threads(before)
+    assert a["threads"] == b["threads"] == 1 and a["acc"] == b["acc"]
+    monkeypatch.setenv("MCDI_THREADS", "0")
+    with pytest.raises(ConfigError, match="MCDI_THREADS"):
+        run_cell(cell, None, tmp_path / "c3", tmp_path / "r3")
+    assert not (tmp_path / "r3").exists()
+
+
 def test_evaluate_uses_protocol_shape(tmp_path):
     ctx = Context.build(Cell("t", "meta-baseline", "synthetic", 5, 5, 0, "smoke"), None, tmp_path)
     m = get_method("meta-baseline")(ctx)
