@@ -77,7 +77,7 @@ def parser(grid: Grid) -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="+", help="only these methods")
     p.add_argument("--datasets", nargs="+", help="only these datasets")
     p.add_argument("--force", action="store_true", help="redo finished cells")
-    p.add_argument("--jobs", type=int, default=1, help="cells run in parallel worker processes (1 thread each)")
+    p.add_argument("--jobs", type=int, default=1, help="cells run in parallel worker processes ($MCDI_THREADS torch threads each, default 1)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--table-only", action="store_true", help="only aggregate existing records")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",

@@ -93,12 +93,28 @@ def shared_dataset(cell: Cell, data_root, cache_dir, datasets: dict):
     return datasets[key]
 
 
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with ``n`` torch CPU threads (see :func:`benchmark.config.cpu_threads`)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def trained_method(cell: Cell, data_root, cache_dir, device="cpu", force=False, progress=False,
                    datasets: dict | None = None) -> tuple:
     """The cell's method, meta-trained (or loaded from the cache of meta-trained methods).
 
-    Returns ``(method, ctx, meta_train_s, reused)``.
+    Returns ``(method, ctx, meta_train_s, reused)``. Computes with :func:`cpu_threads` threads.
     """
+    with torch_threads(cpu_threads()):
+        return _trained_method(cell, data_root, cache_dir, device, force, progress, datasets)
+
+
+def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, datasets) -> tuple:
     from methods import get_method
     get_method(cell.method)                      # unknown name -> clear error before any work
     check_available(cell.dataset, data_root)
@@ -171,17 +187,6 @@ def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=
     }
     write_json_atomic(record, path)
     return record
-
-
-@contextmanager
-def torch_threads(n: int):
-    """Run the block with ``n`` torch CPU threads (see :func:`benchmark.config.cpu_threads`)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _worker_init() -> None:
