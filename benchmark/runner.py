@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import glob
 import hashlib
 import json
 import logging
@@ -140,7 +141,7 @@ def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, d
 def same_cell_elsewhere(cell: Cell, results_dir) -> Path | None:
     """A finished record of the same computation (all but the table equal) under another table."""
     rel = cell.record_path(results_dir).relative_to(Path(results_dir) / "runs" / cell.table)
-    for p in sorted((Path(results_dir) / "runs").glob(f"*/{rel.as_posix()}")):
+    for p in sorted((Path(results_dir) / "runs").glob(f"*/{glob.escape(rel.as_posix())}")):  # rows may hold [...]
         rec = load_record(p)
         other = Cell.from_json(rec["cell"])
         if other.table != cell.table and replace(other, table=cell.table) == cell:

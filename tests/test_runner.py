@@ -129,6 +129,11 @@ def test_set_overrides_label_rows_and_table(tmp_path, capsys):
     assert tagged["settings"]["body_epochs"] == 1
     assert "ref-centroid[body_epochs1-body_width8]" in (tmp_path / "r/tset_smoke_body_epochs1-body_width8.csv").read_text()
     assert "[" not in (tmp_path / "r/tset_smoke.csv").read_text()      # the plain table keeps its own rows
+    other = Grid("tset2", methods=["ref-centroid"], datasets=["synthetic"], settings=[(5, 1)], seeds=(0,))
+    assert grid_main(other, base + ["--set", "body_width=8", "body_epochs=1"]) == 0
+    twin = json.loads((tmp_path / "r/runs/tset2/smoke/ref-centroid[body_epochs1-body_width8]/"
+                       "synthetic_5w1s_seed0.json").read_text())
+    assert twin["copied_from"].startswith("runs/tset/") and twin["acc"] == tagged["acc"]
     capsys.readouterr()
     assert grid_main(grid, base + ["--set", "bogus=1"]) == 2
     assert "unknown setting 'bogus'" in capsys.readouterr().err
