@@ -114,8 +114,16 @@ def test_requeued_cell_resumes_from_its_checkpoint(tmp_path):
         assert proc.poll() is None and time.time() - t0 < 240, "no progress was saved"
         time.sleep(0.2)
     subprocess.run(["scontrol", "requeue", job], check=True)
-    for _ in range(20):                  # a requeued job waits ~2 min (BeginTime) before it may start again
-        if subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True).returncode == 0:
+    # A requeued job waits ~2 min (BeginTime) before it may start again; lift that while it is pending. The
+    # update can land before the requeue has set BeginTime, so keep at it until the job leaves the queue's
+    # pending state (or the sweep ends).
+    t0, pended = time.time(), False
+    while proc.poll() is None and time.time() - t0 < 180:
+        state = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True).stdout
+        if state.strip() == "PENDING":
+            pended = True
+            subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True)
+        elif state.strip() == "RUNNING" and pended:
             break
         time.sleep(0.5)
     out, _ = proc.communicate(timeout=600)
