@@ -165,9 +165,9 @@ def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=
             return record
     code_version()
     t_start = time.perf_counter()
-    with torch_threads(cpu_threads()):
-        method, ctx, meta_train_s, reused = trained_method(cell, data_root, cache_dir, device, force, progress,
-                                                           datasets)
+    with torch_threads(cpu_threads()):                     # meta-training and evaluation alike
+        method, ctx, meta_train_s, reused = _trained_method(cell, data_root, cache_dir, device, force, progress,
+                                                            datasets)
         metrics = evaluate(method, ctx)
         threads = torch.get_num_threads()
     record = {
