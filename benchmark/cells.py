@@ -13,7 +13,7 @@ from pathlib import Path
 
 # options whose keys are pipeline settings (profile_settings) rather than method hyper-parameters
 PIPELINE_KEYS = {"image_size", "body_width", "body_epochs", "body_batch", "body_lr", "test_episodes",
-                 "latency_episodes", "query"}
+                 "latency_episodes", "query", "selection", "val_checkpoints", "val_episodes"}
 
 
 @dataclass(frozen=True)

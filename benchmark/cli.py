@@ -35,14 +35,17 @@ class Grid:
     seeds: tuple = (0, 1, 2, 3, 4)
     caption: str = ""
     source: str = "mc-di"                   # which paper's numbers to put beside ours
-    variants: dict = field(default_factory=dict)   # row label -> (method, options)
+    variants: dict | list = field(default_factory=dict)   # label -> (method, options), or [(label, method, options)]
     backbone: str = "conv4"
     out_name: str = ""                      # output file stem (default: the table name)
+    paper_table: str = ""                   # which of the paper's tables holds its numbers (default: table)
 
     def rows(self) -> list:
         """(row label, method, options) for every row: plain methods, then variants."""
         out = [("", m, ()) for m in self.methods]
-        out += [(label, m, tuple(sorted(opts.items()))) for label, (m, opts) in self.variants.items()]
+        items = self.variants.items() if isinstance(self.variants, dict) else \
+            [(label, (m, opts)) for label, m, opts in self.variants]
+        out += [(label, m, tuple(sorted(opts.items()))) for label, (m, opts) in items]
         return out
 
     def cells(self, profile: str, seeds=None, methods=None, datasets=None, overrides=(), tag: str = "") -> list:
@@ -186,7 +189,7 @@ def grid_main(grid: Grid, argv=None) -> int:
         records = [r for r in all_records
                    if (r["cell"]["method"], r["cell"]["dataset"], r["cell"]["shot"], r["cell"]["seed"],
                        r["cell"].get("variant") or "") in wanted]
-        df = build_table(records, shown, grid.table, missing, grid.source,
+        df = build_table(records, shown, grid.paper_table or grid.table, missing, grid.source,
                          expected_seeds=len(args.seeds or grid.seeds))
         stem = table_stem(args.results, grid.out_name or grid.table, args.profile)
         if overrides:

@@ -35,6 +35,7 @@ from .data import DataMissingError, check_available, load_dataset
 from .data.base import atomic_torch_save
 from .evaluate_core import evaluate
 from .progress import resumable, resumed_at
+from .selection import Selector
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parent.parent
@@ -127,15 +128,31 @@ def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, d
     ckpt = Path(cache_dir) / "methods" / f"{key}.pt" if cache_dir else None
     t0 = time.perf_counter()
     if ckpt is not None and ckpt.exists() and not force:
-        method.load_state_dict(torch.load(ckpt, map_location=ctx.device, weights_only=False))
+        bundle = torch.load(ckpt, map_location=ctx.device, weights_only=False)
+        method.load_state_dict(bundle["state"])
+        method.selection = bundle.get("selection")
         return method, ctx, None, True
+    method.selector = Selector.for_method(method)
     with resumable(ckpt.parent / "progress" / key if ckpt is not None else None):
         method.meta_train()                      # long loops save progress; a rerun continues from it
         method.resumed_at = resumed_at()
+    if method.selector is not None:              # one model-selection rule for every method
+        method.selector.finish()
+        method.selection = method.selector.summary()
     meta_train_s = time.perf_counter() - t0
     if ckpt is not None:
-        atomic_torch_save(method.state_dict(), ckpt)
+        atomic_torch_save({"state": method.state_dict(), "selection": getattr(method, "selection", None)}, ckpt)
     return method, ctx, meta_train_s, False
+
+
+def method_readings(method) -> dict:
+    """The readings of the papers' ambiguities this cell ran with (docs/readings.md): the method's
+    own (``readings()``) and, for generators trained on Algorithm 1's heads, the theta_0 reading and
+    the distribution of M."""
+    out = dict(method.readings()) if hasattr(method, "readings") else {}
+    if hasattr(method, "preparation_summary"):
+        out["preparation"] = method.preparation_summary()
+    return out
 
 
 def same_cell_elsewhere(cell: Cell, results_dir) -> Path | None:
@@ -178,6 +195,8 @@ def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=
         "meta_train_s": meta_train_s,
         "meta_train_reused": reused,
         "meta_train_resumed_at": getattr(method, "resumed_at", {}),   # {loop: iteration} after a requeue/kill
+        "selection": getattr(method, "selection", None),              # validation curve, chosen iteration
+        "readings": method_readings(method),
         "wall_time_s": round(time.perf_counter() - t_start, 3),
         "code_version": code_version(),
         "torch": torch.__version__,

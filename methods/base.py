@@ -31,6 +31,7 @@ class Method:
     DATASET_DEFAULTS: dict = {}     # dataset -> profile -> hyper-parameters
     SHOT_INDEPENDENT_TRAINING = False  # True: meta_train() does not depend on the test shot
     USES_BODY = False                  # True: uses the shared pretrained body (ctx.body)
+    selector = None                    # benchmark.selection.Selector, set by the runner before meta_train()
 
     def __init__(self, ctx, **options):
         self.ctx = ctx

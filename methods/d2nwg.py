@@ -41,7 +41,7 @@ class D2NWG(HeadGenerator):
     name = "d2nwg"
     paper = "Soro et al., Diffusion-based Neural Network Weights Generation (D2NWG)"
     _hp = prep_defaults(latent=16, hidden=256, beta=1e-3, vae_iters=400, vae_batch=32, vae_lr=1e-3,
-                        steps=20, schedule="linear", meta_iters=400, meta_batch=8, inner_steps=3, draws=8,
+                        steps=20, schedule="linear-noise", meta_iters=400, meta_batch=8, inner_steps=3, draws=8,
                         diffusion_lr=3e-3, channels=16, cond_dim=64)
     DEFAULTS = {"smoke": dict(_hp, tasks=64, vae_iters=100, meta_iters=200, hidden=64, latent=8,
                               channels=8, cond_dim=32),
@@ -81,7 +81,8 @@ class D2NWG(HeadGenerator):
         cfg = MetaConfig(objective="vanilla", iters=hp["meta_iters"], meta_batch=hp["meta_batch"],
                          inner_steps=hp["inner_steps"], outer="plain", outer_lr=hp["diffusion_lr"], draws=hp["draws"])
         reptile_denoiser(self.den, z.unsqueeze(1), e, torch.tensor([hp["steps"]]), self.alphas, cfg,
-                         generator(ctx.seed, "d2nwg-diffusion"), ctx.progress, f"{self.name} latent diffusion")
+                         generator(ctx.seed, "d2nwg-diffusion"), ctx.progress, f"{self.name} latent diffusion",
+                         select=self.selector)
         self.net.eval()
 
     @torch.no_grad()

@@ -283,7 +283,7 @@ class GHN3(StandardisedFeatures, FeatureMethod):
             return F.cross_entropy(head_forward(hp["head"], head, qf), qy)
 
         cfg = MetaConfig(iters=hp["meta_iters"], meta_batch=B, inner_steps=1, outer="plain", outer_lr=hp["lr"])
-        meta_loop(self.net, loss, draw, cfg, ctx.progress, f"{self.name} train")
+        meta_loop(self.net, loss, draw, cfg, ctx.progress, f"{self.name} train", select=self.selector)
         self.net.eval()
 
     def _predict(self, protos: torch.Tensor) -> dict:

@@ -95,7 +95,7 @@ class MetaHypernetwork(StandardisedFeatures, FeatureMethod):
 
         cfg = MetaConfig(iters=hp["meta_iters"], meta_batch=B, inner_steps=1, outer="plain", outer_lr=hp["lr"])
         meta_loop(self.net, lambda p, *ep: functional_call(self.net, p, ep), draw, cfg, ctx.progress,
-                  f"{self.name} meta-train")
+                  f"{self.name} meta-train", select=self.selector)
         self.net.eval()
 
     def adapt_features(self, sf, sy, way):

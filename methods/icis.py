@@ -87,7 +87,7 @@ class ICIS(HeadGenerator):
 
         cfg = MetaConfig(iters=hp["iters"], meta_batch=1, inner_steps=1, outer="plain", outer_lr=hp["train_lr"])
         meta_loop(self.net, lambda p, x, y: functional_call(self.net, p, (x, y)), draw, cfg, ctx.progress,
-                  f"{self.name} train")
+                  f"{self.name} train", select=self.selector)
         self.net.eval()
 
     @torch.no_grad()

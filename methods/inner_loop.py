@@ -63,6 +63,22 @@ def sequential_adam(loss_fn: Callable, params: dict, batch_fn: Callable[[int], t
     return {k: torch.stack([o[k] for o in outs]) for k in params}
 
 
+def check_finite(params: dict, loop: str, it: int, setting: str = "learning rate") -> None:
+    """Stop a training whose parameters became NaN/inf, naming the loop, the iteration and the
+    setting to lower (a diverged model must never be cached or evaluated as if it were one).
+
+    Example:
+        >>> check_finite({"w": torch.tensor([float("nan")])}, "demo", 3)
+        Traceback (most recent call last):
+        ...
+        FloatingPointError: demo: parameters w became non-finite by iteration 3; the training diverged (lower its learning rate)
+    """
+    bad = [k for k, v in params.items() if not torch.isfinite(v).all()]
+    if bad:
+        raise FloatingPointError(f"{loop}: parameters {', '.join(bad[:3])} became non-finite by iteration {it}; "
+                                 f"the training diverged (lower its {setting})")
+
+
 def stack_params(params: dict, B: int) -> dict:
     """B copies of a parameter dict along a new leading dimension."""
     return {k: v.detach().unsqueeze(0).expand(B, *v.shape).clone() for k, v in params.items()}

@@ -44,11 +44,12 @@ from .prepared import HeadGenerator, prep_defaults
 from .diffusion.denoiser import UNet1D
 from .diffusion.meta_train import MetaConfig, reptile_denoiser
 from .diffusion.sampler import sample
-from .diffusion.schedule import make_alphas, target_steps
+from .diffusion.losses import WEIGHTINGS
+from .diffusion.schedule import SCHEDULES, alpha_bar_local, make_alphas, target_steps
 
 
 def _profile(**kw):
-    base = prep_defaults(segments=3, steps=20, strict_segments=False, schedule="linear", weighting="paper",
+    base = prep_defaults(segments=3, steps=20, strict_segments=False, schedule="linear-noise", weighting="paper",
                          objective="local", meta_iters=150, meta_batch=8, inner_steps=3, inner_lr=0.005,
                          outer="adam", outer_lr=0.001, draws=8, channels=16, cond_dim=64, aligned_emb=True,
                          time_input="absolute")
@@ -60,8 +61,8 @@ class WeightDiffusion(HeadGenerator):
     name = "mc-di"
     paper = "Learning to Learn Weight Generation via Local Consistency Diffusion (Mc-Di)"
     DEFAULTS = {
-        "smoke": _profile(tasks=64, meta_iters=40, meta_batch=8, draws=4, channels=8, cond_dim=32,
-                          max_steps=40, outer_lr=0.003),
+        "smoke": _profile(tasks=64, meta_iters=80, meta_batch=8, draws=4, channels=8, cond_dim=32,
+                          max_steps=40, outer_lr=0.01),
         "cpu": _profile(),
         "paper": _profile(tasks=20000, meta_iters=6000 * 20, meta_batch=32, draws=16, channels=64,
                           cond_dim=256),
@@ -76,6 +77,10 @@ class WeightDiffusion(HeadGenerator):
             raise ConfigError(f"{self.name}: objective must be 'local', 'tw-di' or 'trajectory'")
         if hp["time_input"] not in ("absolute", "relative"):
             raise ConfigError(f"{self.name}: time_input must be 'absolute' or 'relative'")
+        if hp["weighting"] not in WEIGHTINGS:
+            raise ConfigError(f"{self.name}: weighting must be one of {', '.join(WEIGHTINGS)}")
+        if hp["schedule"] not in SCHEDULES:
+            raise ConfigError(f"{self.name}: schedule must be one of {', '.join(SCHEDULES)}")
 
     # -- the denoiser ------------------------------------------------------------------------
     extra_channels = 0          # further per-weight inputs of the U-Net (Meta-Diff: the support gradient)
@@ -122,6 +127,26 @@ class WeightDiffusion(HeadGenerator):
         tmap = self.time_map.to(emb.device)
         return lambda x, t: self.net(x, tmap[t], emb)
 
+    def loss_kind(self) -> str:
+        """"vanilla" (Eq. 1) for Tw-Di and for every k = 1 method (Proposition 1: Mv-Di, Lv-Di, OCD,
+        Meta-Diff), "local" (Eq. 3 terms; Lt-Di restricts their t range) otherwise."""
+        return "vanilla" if self.hp["objective"] == "tw-di" or self.hp["segments"] == 1 else "local"
+
+    def meta_config(self) -> MetaConfig:
+        hp = self.hp
+        return MetaConfig(objective=self.loss_kind(), weighting=hp["weighting"], iters=hp["meta_iters"],
+                          meta_batch=hp["meta_batch"], inner_steps=hp["inner_steps"], inner_lr=hp["inner_lr"],
+                          outer=hp["outer"], outer_lr=hp["outer_lr"], draws=hp["draws"])
+
+    def readings(self) -> dict:
+        """The readings this cell ran with (docs/readings.md), for its record."""
+        hp = self.hp
+        alphas = make_alphas(hp["schedule"], hp["steps"])
+        s_of, _ = self._steps()
+        return {"init": hp["init"], "weighting": hp["weighting"], "loss": self.loss_kind(),
+                "schedule": hp["schedule"], "objective": hp["objective"],
+                "abar_local_0": [round(float(alpha_bar_local(alphas, int(s))[0]), 6) for s in s_of]}
+
     # -- Algorithm 2 ---------------------------------------------------------------------------
     def meta_train(self) -> None:
         ctx, hp = self.ctx, self.hp
@@ -131,13 +156,9 @@ class WeightDiffusion(HeadGenerator):
         targets_n = ((targets - self.w_mean) / self.w_std).to(ctx.device)
         emb_n = self._emb(prep["emb"]).to(ctx.device)
         self._build(targets.shape[-1], emb_n.shape[1])
-        cfg = MetaConfig(objective="vanilla" if hp["objective"] == "tw-di" else "local",   # trajectory: Eq. 3 terms
-                         weighting=hp["weighting"], iters=hp["meta_iters"], meta_batch=hp["meta_batch"],
-                         inner_steps=hp["inner_steps"], inner_lr=hp["inner_lr"], outer=hp["outer"],
-                         outer_lr=hp["outer_lr"], draws=hp["draws"])
-        self.curves = reptile_denoiser(self.net, targets_n, emb_n, s_of, self.alphas, cfg,
+        self.curves = reptile_denoiser(self.net, targets_n, emb_n, s_of, self.alphas, self.meta_config(),
                                        generator(ctx.seed, "mcdi-meta"), ctx.progress, f"{self.name} meta-train",
-                                       s_lo=s_lo, time_map=self.time_map)
+                                       s_lo=s_lo, time_map=self.time_map, select=self.selector)
         self.net.eval()
 
     # -- generation -------------------------------------------------------------------------------

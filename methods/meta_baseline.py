@@ -52,8 +52,12 @@ class MetaBaseline(FeatureMethod):
                               weight_decay=hp["weight_decay"])
         sampler = ctx.train_sampler()
         T = hp["tasks_per_step"]
-        for it in tqdm(range(hp["meta_iters"]), desc="meta-baseline meta stage", disable=not ctx.progress,
-                       leave=False):
+        iters = hp["meta_iters"]
+        for it in tqdm(range(iters), desc="meta-baseline meta stage", disable=not ctx.progress, leave=False):
+            if self.selector is not None and self.selector.due(it, iters):
+                self.body.eval()
+                self.selector.score(it)
+                self.body.train()
             eps = sampler.episodes(T, start=it * T)
             idx = torch.cat([torch.cat([e.support, e.query]) for e in eps])
             f = self.body(ctx.images("train", idx))
@@ -63,10 +67,15 @@ class MetaBaseline(FeatureMethod):
             qy = torch.cat([e.query_labels for e in eps]).to(ctx.device)
             logits = cosine_logits(class_means(f[:, :ns], sy, ctx.way), f[:, ns:], self.tau)
             loss = F.cross_entropy(logits.reshape(-1, ctx.way), qy)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"meta-baseline meta stage: the loss became non-finite at iteration {it} "
+                                         f"(lr={hp['lr']}); the training diverged")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
         self.body.eval()
+        if self.selector is not None:
+            self.selector.score(iters)
 
     def adapt_features(self, sf, sy, way):
         return class_means(sf, sy, way)

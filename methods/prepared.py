@@ -25,12 +25,20 @@ from benchmark.weights import PrepConfig, augmented_features, local_targets, pre
 from .base import FeatureMethod, class_means
 
 PREP_KEYS = set(PrepConfig().to_dict())
+MAX_STEPS = 100     # Algorithm 1's cap on M (docs/readings.md, "early stopping")
+
+
+def theta0_seed(seed: int) -> int:
+    """The seed of the shared theta_0 (``init="shared"``): one head per cell seed, the same for the
+    meta-train preparation and for the test tasks of the ``ref-target-head`` reference."""
+    return derive_seed(seed, "theta0")
 
 
 def prep_defaults(**kw) -> dict:
     """Algorithm 1's settings of the cpu profile (and ``tasks``, the number of prepared tasks)."""
     base = dict(head="linear", tasks=256, lr=0.005, rho=0.05, sam=True, augment=True, views=4, noise=0.1,
-                rotation=15.0, max_steps=100, min_steps=12, patience=10, tol=0.01, grid=12)
+                rotation=15.0, max_steps=MAX_STEPS, min_steps=12, patience=10, tol=0.001, stop_ref="start", grid=12,
+                init="shared")
     base.update(kw)
     return base
 
@@ -50,8 +58,11 @@ class PreparedHeads:
                                self.hp["tasks"], cfg.to_dict()], sort_keys=True, default=str)
         path = (ctx.cache_dir / "weights" / f"prep-{ctx.cell.dataset}-{ctx.way}w{ctx.shot}s-seed{ctx.seed}-"
                 f"{derive_seed(0, key_blob) % 16 ** 10:010x}.pt") if ctx.cache_dir else None
+        if getattr(self, "_prep", None) is not None:
+            return self._prep
         if path is not None and path.exists():
-            return torch.load(path, weights_only=False)
+            self._prep = torch.load(path, weights_only=False)
+            return self._prep
         sampler = ctx.train_sampler(query=0, tag="weight-preparation")
         episodes = sampler.episodes(self.hp["tasks"])
         idx = torch.stack([e.support for e in episodes])                        # [E, n]
@@ -60,14 +71,20 @@ class PreparedHeads:
                                    derive_seed(ctx.seed, "prep-augment"))        # [E*n, V, d]
         feats = feats.view(E, n, feats.shape[1], -1).transpose(1, 2).contiguous()
         labels = torch.stack([e.support_labels for e in episodes]).to(feats.device)
-        prep = prepare_heads(feats, labels, ctx.way, cfg, derive_seed(ctx.seed, "prep"))
+        prep = prepare_heads(feats, labels, ctx.way, cfg, derive_seed(ctx.seed, "prep"), theta0_seed(ctx.seed))
         prep.update(task_support=idx, emb=class_means(feats[:, 0], labels, ctx.way).cpu(), config=cfg.to_dict())
         if not (torch.isfinite(prep["trajectory"]).all() and torch.isfinite(prep["emb"]).all()):
             raise FloatingPointError(f"{self.name}: weight preparation produced non-finite weights "
                                      f"(lower lr={cfg.lr} or rho={cfg.rho})")
         if path is not None:
             atomic_torch_save(prep, path)
+        self._prep = prep
         return prep
+
+    def preparation_summary(self) -> dict:
+        """What the record says about Algorithm 1's run: theta_0 reading, the M distribution."""
+        prep = self.prepared_weights()
+        return {"init": self.hp["init"], "M": prep.get("M_summary") or {}}
 
     def _normalise_fit(self, targets: torch.Tensor, emb: torch.Tensor) -> None:
         """Per-layer mean/std of the target heads; per-dimension mean/std of the embeddings.

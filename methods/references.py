@@ -18,6 +18,7 @@ from benchmark.weights import PrepConfig, augmented_features, prepare_heads, unf
 
 from .base import FeatureMethod, class_means
 from .mcdi import WeightDiffusion
+from .prepared import theta0_seed
 from .meta_baseline import cosine_logits
 
 
@@ -51,6 +52,9 @@ class TargetHeadReference(FeatureMethod):
     def meta_train(self) -> None:
         self.ctx.body
 
+    def readings(self) -> dict:
+        return {"init": self.hp["init"]}
+
     def _heads(self, support_images: torch.Tensor, sy: torch.Tensor, way: int) -> dict:
         """``support_images`` ``[E, n, C, H, W]`` (normalised) -> theta_M heads."""
         cfg = PrepConfig(**self.hp)
@@ -59,7 +63,7 @@ class TargetHeadReference(FeatureMethod):
                                    derive_seed(self.ctx.seed, "ref-augment"))
         feats = feats.view(E, n, feats.shape[1], -1).transpose(1, 2).contiguous()
         with torch.enable_grad():
-            prep = prepare_heads(feats, sy, way, cfg, derive_seed(self.ctx.seed, "ref-prep"))
+            prep = prepare_heads(feats, sy, way, cfg, derive_seed(self.ctx.seed, "ref-prep"), theta0_seed(self.ctx.seed))
         return unflatten_head(prep["trajectory"][:, -1].to(feats.device), cfg.head, feats.shape[-1], way)
 
     @torch.no_grad()

@@ -34,7 +34,7 @@ from benchmark.models.backbones import build_backbone
 from benchmark.seeding import generator
 
 from .base import Method
-from .inner_loop import batched_adam, cyclic_minibatches, stack_params
+from .inner_loop import batched_adam, check_finite, cyclic_minibatches, stack_params
 
 
 class Reptile(Method):
@@ -97,12 +97,17 @@ class Reptile(Method):
         g = generator(ctx.seed, "reptile-inner")
         B, iters = hp["meta_batch"], hp["meta_iters"]
         for it in tqdm(range(iters), desc="reptile meta-train", disable=not ctx.progress, leave=False):
+            if self.selector is not None and self.selector.due(it, iters):
+                self.selector.score(it)
             eps = sampler.episodes(B, start=it * B)
             x = torch.stack([ctx.images("train", e.support) for e in eps])
             y = torch.stack([e.support_labels for e in eps]).to(ctx.device)
             new = self._adapt_batch(self.phi, x, y, hp["inner_steps"], hp["inner_batch"], g)
             step = hp["outer_lr"] * (1 - it / iters)                        # linear annealing to 0
             self.phi = {k: v + step * (new[k].mean(0) - v) for k, v in self.phi.items()}
+            check_finite(self.phi, "reptile meta-train", it, "inner_lr")
+        if self.selector is not None:
+            self.selector.score(iters)
 
     def _eval_batch(self, shot: int) -> int:
         return self.hp["eval_batch"] if shot > 1 else self.ctx.way

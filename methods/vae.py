@@ -105,7 +105,7 @@ class LLOVAE(HeadGenerator):
         loss_fn = (lambda p, xi, ei, ni: torch.func.functional_call(self.net, p, (xi, ei, ni)))
         cfg = MetaConfig(iters=hp["meta_iters"], meta_batch=B, inner_steps=K, inner_lr=hp["inner_lr"],
                          outer=hp["outer"], outer_lr=hp["outer_lr"])
-        meta_loop(self.net, loss_fn, draw, cfg, ctx.progress, f"{self.name} meta-train")
+        meta_loop(self.net, loss_fn, draw, cfg, ctx.progress, f"{self.name} meta-train", select=self.selector)
         self.net.eval()
 
     @torch.no_grad()

@@ -42,7 +42,7 @@ def test_proposition1_k1_local_equals_vanilla():
     model = lambda x, t: x @ w + t.float().unsqueeze(1) * 0.01
     s1 = target_steps(20, 1)[0]
     van = vanilla_loss(model, theta, t, eps, a)
-    assert torch.allclose(local_consistency_loss(model, theta, t, eps, a, s1, "simple"), van)
+    assert torch.allclose(local_consistency_loss(model, theta, t, eps, a, s1, "unweighted"), van)
     # the literal Eq. 3 weighting is (1 - abar_t) times the vanilla term, draw by draw
     ab = alpha_bar(a)[t].float()
     per_draw = [(1 - ab[n]) * ((model(theta[n:n + 1] * ab[n].sqrt() + (1 - ab[n]).sqrt() * eps[n:n + 1], t[n:n + 1])

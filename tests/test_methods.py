@@ -32,8 +32,8 @@ def test_unknown_option_is_a_config_error(tmp_path):
 def test_method_beats_chance_on_synthetic(tmp_path, method):
     rec = run_cell(Cell("t", method, "synthetic", 5, 1, 0, "smoke"), None, tmp_path / "c", tmp_path / "r")
     assert rec["episodes"] == 20 and rec["query_per_class"] == 15
-    # chance is 20%; 20 episodes x 75 queries put chance-level runs within ~2 points of it
-    assert rec["acc"] > 30.0, rec["acc"]
+    # chance is 20%: the 95% interval over the 20 test episodes must lie above it
+    assert rec["acc"] - rec["ci95"] > 20.0, (rec["acc"], rec["ci95"])
     assert rec["latency_ms"] > 0
 
 

@@ -8,7 +8,7 @@ Example:
     >>> a = linear_alphas(6); theta = torch.randn(2, 5)
     >>> t = torch.tensor([0, 1]); eps = torch.randn(2, 5)
     >>> model = lambda x, t: torch.zeros_like(x)
-    >>> bool(torch.isclose(local_consistency_loss(model, theta, t, eps, a, s_i=6, weighting="simple"),
+    >>> bool(torch.isclose(local_consistency_loss(model, theta, t, eps, a, s_i=6, weighting="unweighted"),
     ...                    vanilla_loss(model, theta, t, eps, a)))
     True
     >>> t = torch.tensor([2, 3])     # Lt-Di: only the segment [s_prev, s_i) = [2, 4)
@@ -32,15 +32,28 @@ def denoising_loss(model, theta, eps, t, coef):
     return ((c * model(x_t, t) - e * eps) ** 2).flatten(1).sum(1).mean()
 
 
+WEIGHTINGS = ("paper", "unweighted", "weighted-all")
+
+
 def coefficients(kind: str, alphas: torch.Tensor, t: torch.Tensor, s_i: torch.Tensor | int | None = None,
                  weighting: str = "paper") -> tuple:
     """Per-draw ``(a, b, c, e)`` of :func:`denoising_loss` for ``kind`` "vanilla" (Eq. 1) or
-    "local" (Eq. 3, target reached at step ``s_i``, which may differ per draw)."""
+    "local" (Eq. 3, target reached at step ``s_i``, which may differ per draw).
+
+    ``weighting`` (docs/readings.md, "loss weighting"): ``"paper"`` - Eq. 3 as written for "local",
+    Eq. 1 for "vanilla" (Proposition 1: for k = 1 the coefficients "can be simplified");
+    ``"unweighted"`` - Eq. 3 divided by (1 - abar^i_t), which is Eq. 1 for k = 1, so every
+    objective has Eq. 1's per-step weight; ``"weighted-all"`` - Eq. 3's per-step factor
+    (1 - abar_t) on the vanilla objective too (what this harness did before the option existed)."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown weighting {weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
     T = len(alphas)
     ab = alpha_bar(alphas)[t]
+    if kind == "vanilla" and weighting == "weighted-all":
+        kind, s_i = "local", T                            # Eq. 3 with the target at the chain's end
     if kind == "vanilla":
         one = torch.ones_like(ab)
-        return ab.sqrt(), (1 - ab).sqrt(), one, one
+        return ab.sqrt(), (1 - ab).sqrt(), one, one       # Eq. 1
     if kind != "local":
         raise ValueError(f"unknown objective {kind!r}")
     s_i = torch.as_tensor(s_i).expand_as(t)
@@ -48,11 +61,9 @@ def coefficients(kind: str, alphas: torch.Tensor, t: torch.Tensor, s_i: torch.Te
         raise ValueError("local consistency loss needs t < s_i <= T")
     table = alpha_bar_table(alphas)                       # [T+1, T+1]: table[s, t] = abar^{(s)}_t
     ab_i = table[s_i, t]
-    if weighting == "paper":
-        return ab_i.sqrt(), (1 - ab_i).sqrt(), (1 - ab_i).sqrt(), (1 - ab).sqrt()
-    if weighting == "simple":
+    if weighting == "unweighted":
         return ab_i.sqrt(), (1 - ab_i).sqrt(), torch.ones_like(ab), ((1 - ab) / (1 - ab_i)).sqrt()
-    raise ValueError(f"unknown weighting {weighting!r}; use 'paper' or 'simple'")
+    return ab_i.sqrt(), (1 - ab_i).sqrt(), (1 - ab_i).sqrt(), (1 - ab).sqrt()    # Eq. 3
 
 
 def alpha_bar_table(alphas: torch.Tensor) -> torch.Tensor:
@@ -78,7 +89,7 @@ def local_consistency_loss(model, theta_i: torch.Tensor, t: torch.Tensor, eps: t
         x_t = sqrt(abar^i_t) theta_i + sqrt(1 - abar^i_t) eps
         L^i = || sqrt(1 - abar^i_t) eps_phi(x_t, t) - sqrt(1 - abar_t) eps ||^2      ("paper")
 
-    ``weighting="simple"`` divides each term by (1 - abar^i_t) (the per-t weight that
+    ``weighting="unweighted"`` divides each term by (1 - abar^i_t) (the per-t weight that
     Appendix B's "can be simplified" drops): same minimiser per t, and exactly Eq. 1 for k = 1.
     """
     return denoising_loss(model, theta_i, eps, t, coefficients("local", alphas, t, s_i, weighting))

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from benchmark.progress import load_progress, save_every, save_progress
 
-from ..inner_loop import batched_adam, stack_params
+from ..inner_loop import batched_adam, check_finite, stack_params
 from .losses import coefficients, denoising_loss
 
 
@@ -47,14 +47,17 @@ class MetaConfig:
 
 
 def meta_loop(net, loss_fn, draw, cfg: MetaConfig, progress: bool = False, desc: str = "meta-train",
-              log=None) -> list:
+              log=None, select=None) -> list:
     """Train ``net`` in place. Each iteration ``draw(it)`` returns ``(batch_fn, tags)``, where
     ``batch_fn(s)`` holds the B items' data for inner step s (leading dimension B), and
     ``loss_fn(params, *item)`` is one item's loss. ``cfg.outer`` "adam"/"sgd": REPTILE
     (Algorithm 2 lines 4-10: B copies of phi, K batched inner Adam steps each, phi moved
     towards their mean); "plain": single-level training, K Adam steps of phi on the mean
     loss over the B items. ``log(it, phi, batch_fn, tags)``, called every ``log_every``
-    iterations before the update, returns rows appended to the returned list."""
+    iterations before the update, returns rows appended to the returned list. ``select`` (a
+    :class:`benchmark.selection.Selector`) scores the model at its checkpoints (``net`` is loaded
+    with the current parameters first). Every loss and every parameter must stay finite: a
+    diverging run stops with an error naming the loop and the iteration."""
     if cfg.outer not in ("adam", "sgd", "plain"):
         raise ValueError(f"outer must be 'adam', 'sgd' or 'plain', got {cfg.outer!r}")
     phi = {name: p.detach().clone().requires_grad_(cfg.outer == "plain") for name, p in net.named_parameters()}
@@ -68,6 +71,8 @@ def meta_loop(net, loss_fn, draw, cfg: MetaConfig, progress: bool = False, desc:
         if outer is not None:
             outer.load_state_dict(saved["outer"])
         rows, start = saved["rows"], saved["it"]
+        if select is not None and saved.get("select") is not None:
+            select.load(saved["select"])
         for it in range(start):                      # replay the skipped draws: same random stream
             draw(it)
     every = save_every()
@@ -75,7 +80,11 @@ def meta_loop(net, loss_fn, draw, cfg: MetaConfig, progress: bool = False, desc:
                    total=cfg.iters):
         if it > start and it % every == 0:
             save_progress(desc, {"it": it, "rows": rows, "phi": {k: v.detach().clone() for k, v in phi.items()},
-                                 "outer": outer.state_dict() if outer is not None else None})
+                                 "outer": outer.state_dict() if outer is not None else None,
+                                 "select": select.state() if select is not None else None})
+        if select is not None and select.due(it, cfg.iters):
+            net.load_state_dict({k: v.detach() for k, v in phi.items()})
+            select.score(it)
         batch_fn, tags = draw(it)
         if log is not None and it % cfg.log_every == 0:
             with torch.no_grad():
@@ -85,6 +94,7 @@ def meta_loop(net, loss_fn, draw, cfg: MetaConfig, progress: bool = False, desc:
                 outer.zero_grad()
                 vmap(lambda *item: loss_fn(phi, *item))(*batch_fn(s)).mean().backward()
                 outer.step()
+            check_finite(phi, desc, it + 1)
             continue
         phis = batched_adam(loss_fn, stack_params(phi, cfg.meta_batch), batch_fn, cfg.inner_steps,
                             cfg.inner_lr)                                                # lines 4-7
@@ -97,13 +107,17 @@ def meta_loop(net, loss_fn, draw, cfg: MetaConfig, progress: bool = False, desc:
                     v.grad = -delta
             if outer is not None:
                 outer.step()
+        check_finite(phi, desc, it + 1)
+    check_finite(phi, desc, cfg.iters)
     net.load_state_dict({k: v.detach() for k, v in phi.items()})
+    if select is not None:
+        select.score(cfg.iters)
     return rows
 
 
 def reptile_denoiser(net, targets: torch.Tensor, emb: torch.Tensor, s_of: torch.Tensor, alphas: torch.Tensor,
                      cfg: MetaConfig, g: torch.Generator, progress: bool = False, desc: str = "meta-train",
-                     s_lo: torch.Tensor | None = None, time_map: torch.Tensor | None = None) -> list:
+                     s_lo: torch.Tensor | None = None, time_map: torch.Tensor | None = None, select=None) -> list:
     """Meta-train ``net`` in place on ``targets`` ``[E, k, P]`` (normalised), embeddings ``emb``
     ``[E, e]`` and the step ``s_of[i]`` at which target i is to be reached; t is drawn uniformly
     in ``[s_lo[i], s_of[i])`` (``s_lo`` = 0: Mc-Di's prefix; the previous target: Lt-Di's segment).
@@ -133,4 +147,4 @@ def reptile_denoiser(net, targets: torch.Tensor, emb: torch.Tensor, s_of: torch.
     def log(it, phi, batch_fn, i):                                       # Figure 5: L^i of phi
         return [(it, int(i[b]) + 1, loss_fn(phi, *[x[b] for x in batch_fn(0)]).item()) for b in range(B)]
 
-    return meta_loop(net, loss_fn, draw, cfg, progress, desc, log)
+    return meta_loop(net, loss_fn, draw, cfg, progress, desc, log, select)

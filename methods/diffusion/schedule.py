@@ -35,11 +35,27 @@ def cosine_alphas(T: int, s: float = 0.008, min_alpha: float = 1e-3) -> torch.Te
     return alphas_ddpm.flip(0)
 
 
-SCHEDULES = {"linear": linear_alphas, "cosine": cosine_alphas}
+def linear_noise_alphas(T: int, beta_start: float = 0.01, beta_end: float = 0.65) -> torch.Tensor:
+    """The linear schedule with a larger last beta, so that every local target's chain starts at
+    noise: with T = 20, k = 3, ``abar^i_0`` = 0.0064, 0.00031, 0.00013 for i = 1, 2, 3 (the
+    default ``linear`` gives 0.16, 0.046, 0.031), while the smallest alpha stays 0.35 (the
+    sampler's first step divides by sqrt(0.35) = 0.59, not by sqrt(1e-3) as a clipped cosine
+    does). The default: Eq. 3's x_t at t = 0 is then the sampler's x_0 ~ N(0, I) for every
+    target, as Theorem 1's "recover ... from standard Gaussian noise x_0" needs.
+
+    Example:
+        >>> a = linear_noise_alphas(20)
+        >>> [round(float(alpha_bar_local(a, s)[0]), 4) for s in target_steps(20, 3)]
+        [0.0064, 0.0003, 0.0001]
+    """
+    return linear_alphas(T, beta_start, beta_end)
+
+
+SCHEDULES = {"linear-noise": linear_noise_alphas, "linear": linear_alphas, "cosine": cosine_alphas}
 
 
 def make_alphas(name: str, T: int, **kw) -> torch.Tensor:
-    """Schedule by name ("linear" or "cosine")."""
+    """Schedule by name ("linear-noise", "linear" or "cosine")."""
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; choose one of {sorted(SCHEDULES)}")
     return SCHEDULES[name](T, **kw)

@@ -1,0 +1,152 @@
+"""Paired comparisons of two rows of a table, and verdicts on the papers' claims.
+
+Two rows of one (dataset, way, shot) column are compared on the seeds both have: each seed's
+cells use the same body, the same meta-val/test classes and the same test episodes, so the
+difference is paired over seeds (n = 5: a t interval) and, inside each seed, episode by
+episode (records hold ``episode_acc``; the pooled paired differences give a normal interval).
+
+A claim "A > B by the paper's gap g" gets a verdict from the seed-paired 95% interval [lo, hi]:
+``reproduced`` if lo > 0 (A is better), ``not reproduced`` if hi < g (the paper's gap lies above
+everything the data allow; this includes A significantly worse), ``inconclusive`` otherwise.
+
+Example:
+    >>> d = paired_difference({0: 91.0, 1: 92.0, 2: 90.5}, {0: 90.0, 1: 90.5, 2: 90.0})
+    >>> d["n_seeds"], round(d["mean"], 3)
+    (3, 1.0)
+    >>> verdict(d, paper_gap=0.7)
+    'reproduced'
+"""
+from __future__ import annotations
+
+import math
+
+# two-sided 95% Student t quantiles by degrees of freedom (scipy is not a dependency)
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+        10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def t95(df: int) -> float:
+    """Two-sided 95% t quantile (normal 1.96 beyond 30 degrees of freedom)."""
+    if df < 1:
+        return math.inf
+    if df in _T95:
+        return _T95[df]
+    if df > 30:
+        return 1.96
+    return _T95[min(k for k in _T95 if k >= df)]
+
+
+def _mean_sd(xs: list) -> tuple:
+    n = len(xs)
+    m = sum(xs) / n
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
+    return m, sd
+
+
+def paired_difference(a: dict, b: dict, a_eps: dict | None = None, b_eps: dict | None = None) -> dict:
+    """``a``, ``b``: seed -> accuracy (%); ``*_eps``: seed -> per-episode accuracies. Returns the
+    mean difference a - b over common seeds with its 95% t interval (``lo``, ``hi``), and, when
+    episodes are given, the interval over all paired episodes (``ep_lo``, ``ep_hi``, ``n_episodes``)."""
+    seeds = sorted(set(a) & set(b))
+    out = {"n_seeds": len(seeds), "mean": math.nan, "sd": math.nan, "lo": math.nan, "hi": math.nan}
+    if not seeds:
+        return out
+    diffs = [a[s] - b[s] for s in seeds]
+    m, sd = _mean_sd(diffs)
+    half = t95(len(seeds) - 1) * sd / math.sqrt(len(seeds)) if len(seeds) > 1 else math.inf
+    out.update(mean=m, sd=sd, lo=m - half, hi=m + half)
+    if a_eps and b_eps and all(s in a_eps and s in b_eps and len(a_eps[s]) == len(b_eps[s]) for s in seeds):
+        ep = [x - y for s in seeds for x, y in zip(a_eps[s], b_eps[s])]
+        em, esd = _mean_sd(ep)
+        ehalf = 1.96 * esd / math.sqrt(len(ep))
+        out.update(n_episodes=len(ep), ep_mean=em, ep_lo=em - ehalf, ep_hi=em + ehalf)
+    return out
+
+
+def verdict(diff: dict, paper_gap: float | None = None) -> str:
+    """``reproduced`` / ``not reproduced`` / ``inconclusive`` for "A > B" (see the module doc)."""
+    if diff["n_seeds"] < 2 or math.isnan(diff["lo"]):
+        return "inconclusive"
+    if diff["lo"] > 0:
+        return "reproduced"
+    gap = 0.0 if paper_gap is None or math.isnan(paper_gap) else max(paper_gap, 0.0)
+    if diff["hi"] < gap or diff["hi"] < 0:
+        return "not reproduced"
+    return "inconclusive"
+
+
+def fmt_diff(d: dict) -> str:
+    """``+0.42 [-0.10, +0.94]`` (seed-paired interval), ``--`` when there are no common seeds."""
+    if d["n_seeds"] == 0 or math.isnan(d["mean"]):
+        return "--"
+    if d["n_seeds"] < 2:
+        return f"{d['mean']:+.2f} (1 seed)"
+    return f"{d['mean']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]"
+
+
+def fmt_ep(d: dict) -> str:
+    if "ep_mean" not in d:
+        return "--"
+    return f"{d['ep_mean']:+.2f} [{d['ep_lo']:+.2f}, {d['ep_hi']:+.2f}]"
+
+
+def seed_values(records: list, method: str, variant: str, dataset: str, way: int, shot: int) -> tuple:
+    """``({seed: acc}, {seed: episode accuracies})`` of one row of one column."""
+    acc, eps = {}, {}
+    for r in records:
+        c = r["cell"]
+        if (c["method"], c.get("variant") or "", c["dataset"], int(c["way"]), int(c["shot"])) == \
+                (method, variant, dataset, way, shot):
+            acc[int(c["seed"])] = float(r["acc"])
+            if r.get("episode_acc"):
+                eps[int(c["seed"])] = r["episode_acc"]
+    return acc, eps
+
+
+def readings_report(grid, readings: list, no_effect: set, results_dir=None, profile: str = "cpu") -> tuple:
+    """For each dataset and reading: Mc-Di minus Mv-Di and minus Tw-Di, paired over seeds and
+    episodes, beside the paper's gap (its Table 1), with a verdict; written to
+    ``results/readings_claims.csv`` and ``.md``. Returns the two paths."""
+    import pandas as pd
+
+    from .cli import REPO
+    from .tables import load_records, paper_numbers, write_text_atomic
+    results_dir = results_dir or (REPO / "results")
+    records = load_records(results_dir, grid.table, profile)
+    paper = paper_numbers("table1").set_index(["method", "dataset"])["paper_acc_mean"]
+    rows = []
+    for dataset in grid.datasets:
+        for reading in ["default"] + list(readings):
+            def row(m):
+                v = "" if reading == "default" or (m, reading) in no_effect else reading
+                return seed_values(records, m, v, dataset, 5, 1)
+            mc = row("mc-di")
+            for other in ("mv-di", "tw-di"):
+                ob = row(other)
+                d = paired_difference(mc[0], ob[0], mc[1], ob[1])
+                gap = paper.get(("mc-di", dataset), math.nan) - paper.get((other, dataset), math.nan)
+                rows.append({"dataset": dataset, "reading": reading, "comparison": f"mc-di - {other}",
+                             "n_seeds": d["n_seeds"], "diff": d["mean"], "lo": d["lo"], "hi": d["hi"],
+                             "ep_diff": d.get("ep_mean", math.nan), "ep_lo": d.get("ep_lo", math.nan),
+                             "ep_hi": d.get("ep_hi", math.nan), "paper_gap": gap,
+                             "mc_di_acc": sum(mc[0].values()) / len(mc[0]) if mc[0] else math.nan,
+                             "other_acc": sum(ob[0].values()) / len(ob[0]) if ob[0] else math.nan,
+                             "verdict": verdict(d, gap) if d["n_seeds"] else "not run",
+                             "_d": d})
+    df = pd.DataFrame(rows)
+    stem = results_dir / (f"{grid.table}_claims" if profile == "cpu" else f"{grid.table}_{profile}_claims")
+    csv = df.drop(columns="_d").round(4).to_csv(index=False)
+    lines = ["# Which reading decides the comparison (generated by `python reproduce/readings.py`)", "",
+             "Mc-Di minus Mv-Di / Tw-Di, 5-way 1-shot, paired over seeds (95% t interval) and over all "
+             "paired test episodes (95% normal interval). Verdict on the paper's claim Mc-Di > other "
+             "(reproduced: interval above 0; not reproduced: interval below the paper's gap).", "",
+             "| dataset | reading | comparison | seeds | Mc-Di | other | difference, seeds | difference, episodes "
+             "| paper's gap | verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['dataset']} | {r['reading']} | {r['comparison']} | {r['n_seeds']} | "
+                     f"{r['mc_di_acc']:.2f} | {r['other_acc']:.2f} | {fmt_diff(r['_d'])} | {fmt_ep(r['_d'])} | "
+                     f"{r['paper_gap']:+.2f} | {r['verdict']} |")
+    write_text_atomic(csv, stem.with_suffix(".csv"))
+    write_text_atomic("\n".join(lines) + "\n", stem.with_suffix(".md"))
+    print("\n".join(lines))
+    return stem.with_suffix(".csv"), stem.with_suffix(".md")
