@@ -28,7 +28,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 def save_checkpoint(method, ctx: Context, path: Path) -> None:
     """Write ``method`` (meta-trained on ``ctx``) and everything needed to rebuild it to ``path``."""
-    uses_body = method.name != "reptile"
+    uses_body = method.uses_body
     bundle = {
         "format": FORMAT,
         "cell": ctx.cell.to_json(),
@@ -108,10 +108,16 @@ def export_main(argv=None) -> int:
     p.add_argument("--cache")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True)
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="pipeline settings, as the grid CLI's --set (e.g. body_width=64 body_epochs=5)")
+    p.add_argument("--tag", help="label of the --set settings (as the grid CLI's --tag)")
     args = p.parse_args(argv)
     try:
+        from .cli import parse_overrides
+        overrides, tag = parse_overrides(args.overrides, args.tag)
         root = data_root(args.data) if args.dataset != "synthetic" else None
-        cell = Cell("export", args.method, args.dataset, args.way, args.shot, args.seed, args.profile)
+        cell = Cell("export", args.method, args.dataset, args.way, args.shot, args.seed, args.profile,
+                    options=overrides, variant=tag if overrides else "")
         method, ctx, _, _ = trained_method(cell, root, cache_root(args.cache), args.device)
     except (KeyError, ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from methods.base import WayMismatchError
+
 from .checkpoint import load_checkpoint, read_user_episode
 from .data.base import DataCorruptError
 from .evaluate_core import mean_ci
@@ -28,8 +30,10 @@ def evaluate_episodes(method, ctx, episodes_dir: Path) -> dict:
     accs, lat, per = [], [], {}
     for f in folders:
         sx, sy, qx, qy, classes = read_user_episode(f, ctx.dataset, ctx.settings["image_size"])
-        if getattr(method, "name", "") == "reptile" and len(classes) != ctx.way:
-            raise DataCorruptError(f"{f}: REPTILE was meta-trained for {ctx.way}-way tasks, episode has {len(classes)}")
+        try:
+            method.check_way(len(classes))
+        except WayMismatchError as exc:
+            raise DataCorruptError(f"{f}: {exc}") from None
         sx, sy, qx = sx.to(ctx.device), sy.to(ctx.device), qx.to(ctx.device)
         t0 = time.perf_counter()
         adapted = method.adapt(sx, sy)

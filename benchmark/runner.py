@@ -155,13 +155,34 @@ def method_readings(method) -> dict:
     return out
 
 
+def expected_config(cell: Cell) -> tuple:
+    """``(hparams, settings)`` the cell will run with, from the registry and the profile alone (no data):
+    what a finished record must hold to stand for this cell."""
+    from methods import get_method
+    cls = get_method(cell.method)
+    hp = dict(cls.DEFAULTS.get(cell.profile, {}))
+    hp.update(cls.DATASET_DEFAULTS.get(cell.dataset, {}).get(cell.profile, {}))
+    hp.update(cell.method_options())
+    settings = profile_settings(cell.profile, cell.dataset)
+    settings.update(cell.settings_overrides())
+    return hp, settings
+
+
+def _same_json(a, b) -> bool:
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
 def same_cell_elsewhere(cell: Cell, results_dir) -> Path | None:
-    """A finished record of the same computation (all but the table equal) under another table."""
+    """A finished record of the same computation under another table: the same cell but for the
+    table, *and* the same hyper-parameters and pipeline settings as this cell would run with now
+    (a record made under superseded defaults is never reused)."""
     rel = cell.record_path(results_dir).relative_to(Path(results_dir) / "runs" / cell.table)
+    hp, settings = expected_config(cell)
     for p in sorted((Path(results_dir) / "runs").glob(f"*/{glob.escape(rel.as_posix())}")):  # rows may hold [...]
         rec = load_record(p)
         other = Cell.from_json(rec["cell"])
-        if other.table != cell.table and replace(other, table=cell.table) == cell:
+        if other.table != cell.table and replace(other, table=cell.table) == cell \
+                and _same_json(rec.get("hparams"), hp) and _same_json(rec.get("settings"), settings):
             return p
     return None
 
@@ -235,7 +256,7 @@ def _body_job(args) -> str:
 
 def _uses_body(cell: Cell) -> bool:
     from methods import get_method
-    return getattr(get_method(cell.method), "USES_BODY", False)
+    return get_method(cell.method).uses_body_with(cell.method_options())
 
 
 def split_available(cells: list, data_root) -> tuple:

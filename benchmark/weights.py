@@ -1,8 +1,8 @@
 """Weight preparation (Mc-Di Algorithm 1), batched over tasks.
 
-For every task: start the head from a Gaussian ``theta_0`` (one draw per seed shared by every
-task, ``init="shared"``, the default; or one per task, ``"per-task"``; or zeros, ``"zero"``:
-docs/readings.md), train it with Adam
+For every task: start the head from a Gaussian ``theta_0`` (each task its own draw,
+``init="per-task"``, the default; or one draw per seed shared by every task, ``"shared"``; or
+zeros, ``"zero"``: docs/readings.md), train it with Adam
 (lr 0.005) on the task's support features with SAM (``eps = rho g/||g||``, the
 gradient taken at ``theta + eps``) and input augmentation (Gaussian pixel noise
 and a random rotation, applied to the *images*, whose body features are computed
@@ -56,7 +56,7 @@ class PrepConfig:
     stop_ref: str = "start"        # plateau measured against the starting loss ("start") or the current one
     grid: int = 12                 # trajectory stored at fractions g/grid of M (divisible by 1,2,3,4,6,12)
     init_std: float | None = None  # theta_0 std (default 1/sqrt(fan_in))
-    init: str = "shared"           # theta_0: "shared" (one Gaussian draw per seed), "per-task", "zero"
+    init: str = "per-task"         # theta_0: "per-task" (each task its own Gaussian draw), "shared", "zero"
 
     def to_dict(self) -> dict:
         return asdict(self)

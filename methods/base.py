@@ -24,6 +24,10 @@ import torch
 from benchmark.config import ConfigError
 
 
+class WayMismatchError(ValueError):
+    """An episode's number of classes differs from the way a fixed-way method was trained for."""
+
+
 class Method:
     name: str = ""
     paper: str = ""
@@ -32,6 +36,34 @@ class Method:
     SHOT_INDEPENDENT_TRAINING = False  # True: meta_train() does not depend on the test shot
     USES_BODY = False                  # True: uses the shared pretrained body (ctx.body)
     selector = None                    # benchmark.selection.Selector, set by the runner before meta_train()
+    ANY_WAY = False                    # True: adapts to an episode of any way; False: only the trained way
+
+    @classmethod
+    def uses_body_with(cls, options: dict) -> bool:
+        """Whether a cell with these method options needs the shared pretrained body."""
+        return cls.USES_BODY
+
+    @property
+    def uses_body(self) -> bool:
+        return type(self).uses_body_with(self.hp)
+
+    def check_way(self, way: int) -> None:
+        """Refuse an episode whose way differs from the one the method was meta-trained for (unless
+        the method handles any way), with one message naming both.
+
+        Example:
+            >>> class M(Method): DEFAULTS = {"smoke": {}}
+            >>> from types import SimpleNamespace as NS
+            >>> m = M(NS(profile="smoke", cell=NS(dataset="d", way=5)))
+            >>> m.check_way(20)
+            Traceback (most recent call last):
+            ...
+            methods.base.WayMismatchError: : meta-trained for 5-way tasks, but this episode has 20 classes; ...
+        """
+        trained = self.ctx.cell.way
+        if not self.ANY_WAY and way != trained:
+            raise WayMismatchError(f"{self.name}: meta-trained for {trained}-way tasks, but this episode has {way} "
+                                   f"classes; export a checkpoint trained with --way {way}")
 
     def __init__(self, ctx, **options):
         self.ctx = ctx
@@ -104,6 +136,7 @@ class FeatureMethod(Method):
     def adapt(self, support_x, support_y):
         body = self.eval_body().eval()
         way = int(support_y.max()) + 1
+        self.check_way(way)
         return self.adapt_features(body(support_x).unsqueeze(0), support_y.unsqueeze(0), way)
 
     @torch.no_grad()

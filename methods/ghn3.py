@@ -156,7 +156,7 @@ class GraphHyperNetwork(nn.Module):
     standardised class means ``protos`` ``[E, way, d]``. ``forward`` returns a head dict."""
 
     def __init__(self, graph: ModuleGraph, feat_dim: int, hid: int = 64, heads: int = 4, layers: int = 2,
-                 chunk: int = 8):
+                 chunk: int = 8, gain_init: float = 0.0):
         super().__init__()
         self.graph, self.d, self.hid, self.chunk = graph, feat_dim, hid, chunk
         self.op_embed = nn.Embedding(len(OPS), hid)
@@ -174,7 +174,9 @@ class GraphHyperNetwork(nn.Module):
                                            nn.Linear(2 * hid, chunk * (self.block_in + 1)))
         self.class_decoder = nn.Sequential(nn.Linear(hid + feat_dim, 2 * hid), nn.SiLU(),
                                            nn.Linear(2 * hid, self.cls_in + 1))
-        self.gain = nn.Parameter(torch.tensor(1.0))                # w_c += gain * proto_c (aligned skip, as ICIS)
+        # w_c += gain * proto_c (aligned skip, as ICIS). It starts at 0 so that the untrained GHN is not
+        # already a prototype classifier: what the row says is what the hypernetwork learnt
+        self.gain = nn.Parameter(torch.tensor(float(gain_init)))
         ops = torch.tensor([OPS.index(n.op) for n in graph.nodes])
         shp = torch.tensor([[_bucket(n.shape[0]), _bucket(n.shape[1])] if n.shape else [0, 0] for n in graph.nodes])
         for name, v in dict(ops=ops, shp=shp, spd=graph.spd, deg_in=graph.deg_in.clamp(max=7),
@@ -241,9 +243,13 @@ def load_official_ghn3(path: str | Path):
 
 class GHN3(StandardisedFeatures, FeatureMethod):
     name = "ghn3"
+
+    @property
+    def ANY_WAY(self) -> bool:        # the class-layer predictor makes one row per class (linear head)
+        return self.hp["head"] == "linear"
     paper = "Knyazev et al. 2023, Can We Scale Transformers to Predict Parameters of Diverse ImageNet Models? (GHN-3)"
     _hp = dict(head="linear", hid=64, heads=4, layers=2, chunk=8, meta_iters=300, meta_batch=8, lr=1e-3,
-               ft_steps=5, ft_lr=0.005, official_checkpoint="")
+               ft_steps=5, ft_lr=0.005, official_checkpoint="", gain_init=0.0)
     DEFAULTS = {"smoke": dict(_hp, meta_iters=60, hid=32), "cpu": _hp,
                 "paper": dict(_hp, hid=256, heads=16, layers=12, meta_iters=40000, meta_batch=16)}
 
@@ -259,7 +265,8 @@ class GHN3(StandardisedFeatures, FeatureMethod):
         torch.manual_seed(derive_seed(self.ctx.seed, "ghn3-init") % 2 ** 31)
         hp = self.hp
         graph = head_graph(hp["head"], d, self.ctx.way)
-        self.net = GraphHyperNetwork(graph, d, hp["hid"], hp["heads"], hp["layers"], hp["chunk"]).to(self.ctx.device)
+        self.net = GraphHyperNetwork(graph, d, hp["hid"], hp["heads"], hp["layers"], hp["chunk"],
+                                     hp["gain_init"]).to(self.ctx.device)
 
     def meta_train(self) -> None:
         ctx, hp = self.ctx, self.hp

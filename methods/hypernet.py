@@ -53,9 +53,10 @@ class HyperHead(nn.Module):
         w, b = self.head(z)
         return x @ w.T + b
 
-    def adapt(self, sf: torch.Tensor, sy: torch.Tensor, steps: int | None = None) -> torch.Tensor:
-        """The inner loop: SGD on the class codes z (from z_0) with the support cross-entropy."""
-        z = self.z0.expand(self.way, -1)
+    def adapt(self, sf: torch.Tensor, sy: torch.Tensor, steps: int | None = None, way: int | None = None):
+        """The inner loop: SGD on the class codes z (one per class, from z_0) with the support
+        cross-entropy; ``way`` defaults to the training way."""
+        z = self.z0.expand(self.way if way is None else way, -1)
         support_loss = grad(lambda zz: F.cross_entropy(self.logits(zz, sf), sy))
         for _ in range(self.steps if steps is None else steps):
             z = z - self.lr * support_loss(z)
@@ -68,9 +69,10 @@ class HyperHead(nn.Module):
 
 class MetaHypernetwork(StandardisedFeatures, FeatureMethod):
     name = "meta-hypernetwork"
+    ANY_WAY = True                     # one code per class, from z_0: any number of classes
     paper = "Zhao et al. 2020, Meta-Learning via Hypernetworks (NeurIPS MetaLearn workshop)"
     _hp = dict(dz=64, hidden=256, inner_steps=5, inner_lr=0.5, test_steps=5, meta_iters=300, meta_batch=4,
-               lr=1e-3)
+               lr=1e-3, clip=1.0)
     DEFAULTS = {"smoke": dict(_hp, meta_iters=60, hidden=64), "cpu": _hp,
                 "paper": dict(_hp, meta_iters=40000, meta_batch=8)}
 
@@ -93,7 +95,8 @@ class MetaHypernetwork(StandardisedFeatures, FeatureMethod):
             data = tuple(x.to(ctx.device) for x in data)
             return (lambda s: data), None
 
-        cfg = MetaConfig(iters=hp["meta_iters"], meta_batch=B, inner_steps=1, outer="plain", outer_lr=hp["lr"])
+        cfg = MetaConfig(iters=hp["meta_iters"], meta_batch=B, inner_steps=1, outer="plain", outer_lr=hp["lr"],
+                         clip=hp["clip"])          # second-order meta-gradients through 5 SGD steps spike
         meta_loop(self.net, lambda p, *ep: functional_call(self.net, p, ep), draw, cfg, ctx.progress,
                   f"{self.name} meta-train", select=self.selector)
         self.net.eval()
@@ -101,7 +104,7 @@ class MetaHypernetwork(StandardisedFeatures, FeatureMethod):
     def adapt_features(self, sf, sy, way):
         sf = self._std(sf)
         with torch.enable_grad():
-            z = torch.stack([self.net.adapt(sf[e], sy[e], self.hp["test_steps"]) for e in range(len(sf))])
+            z = torch.stack([self.net.adapt(sf[e], sy[e], self.hp["test_steps"], way) for e in range(len(sf))])
         return z.detach()
 
     @torch.no_grad()

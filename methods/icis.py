@@ -66,6 +66,7 @@ class RowGenerator(nn.Module):
 
 class ICIS(HeadGenerator):
     name = "icis"
+    ANY_WAY = True                     # rows generated class by class
     paper = "Christensen et al. 2023, Image-free Classifier Injection for Zero-Shot Classification (ICCV)"
     _hp = prep_defaults(hidden=256, recon=1.0, iters=600, batch=64, train_lr=1e-3)
     DEFAULTS = {"smoke": dict(_hp, tasks=64, iters=150, hidden=64), "cpu": _hp,
@@ -93,4 +94,4 @@ class ICIS(HeadGenerator):
     @torch.no_grad()
     def generate(self, protos: torch.Tensor) -> torch.Tensor:
         desc = self._emb(protos).view(protos.shape)                                 # [E, way, d]
-        return self._denorm(self._flat(self.net.rows(desc)))
+        return self._denorm(self._flat(self.net.rows(desc)), protos.shape[1])

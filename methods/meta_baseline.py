@@ -34,6 +34,7 @@ def cosine_logits(centroids: torch.Tensor, qf: torch.Tensor, tau: float | torch.
 
 class MetaBaseline(FeatureMethod):
     name = "meta-baseline"
+    ANY_WAY = True                     # class centroids: any number of classes
     paper = "Chen et al. 2021, Meta-Baseline: Exploring Simple Meta-Learning for Few-Shot Learning"
     DEFAULTS = {
         "smoke": dict(meta_iters=10, tasks_per_step=2, lr=1e-3, momentum=0.9, weight_decay=5e-4, tau=10.0),

@@ -38,7 +38,7 @@ def prep_defaults(**kw) -> dict:
     """Algorithm 1's settings of the cpu profile (and ``tasks``, the number of prepared tasks)."""
     base = dict(head="linear", tasks=256, lr=0.005, rho=0.05, sam=True, augment=True, views=4, noise=0.1,
                 rotation=15.0, max_steps=MAX_STEPS, min_steps=12, patience=10, tol=0.001, stop_ref="start", grid=12,
-                init="shared")
+                init="per-task")
     base.update(kw)
     return base
 
@@ -107,9 +107,17 @@ class PreparedHeads:
     def _emb(self, protos: torch.Tensor) -> torch.Tensor:
         return ((protos - self.e_mean.to(protos.device)) / self.e_std.to(protos.device)).flatten(1)
 
-    def _denorm(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalised flat heads -> heads in the original weight scale."""
-        return x * self.w_std.to(x.device) + self.w_mean.to(x.device)
+    def _denorm(self, x: torch.Tensor, way: int | None = None) -> torch.Tensor:
+        """Normalised flat heads -> heads in the original weight scale. ``way`` other than the
+        trained way (row-wise generators): the per-layer statistics laid out for that way."""
+        mean, std = self.w_mean, self.w_std
+        if way is not None and way != self.ctx.way:
+            if self.hp.get("residual") or self.hp["head"] != "linear":
+                raise ValueError(f"{self.name}: per-weight statistics exist only for the trained way")
+            n_w = x.shape[1] - way
+            mean = torch.cat([self.w_mean[:1].expand(n_w), self.w_mean[-1:].expand(way)])
+            std = torch.cat([self.w_std[:1].expand(n_w), self.w_std[-1:].expand(way)])
+        return x * std.to(x.device) + mean.to(x.device)
 
     def _norm_state(self) -> dict:
         return {k: getattr(self, k) for k in ("w_mean", "w_std", "e_mean", "e_std")}

@@ -42,11 +42,11 @@ class Reptile(Method):
     paper = "Nichol, Achiam & Schulman 2018, On First-Order Meta-Learning Algorithms"
     DEFAULTS = {
         "smoke": dict(meta_iters=40, meta_batch=5, inner_steps=5, inner_batch=10, inner_lr=1e-3,
-                      train_shots=5, outer_lr=1.0, eval_steps=10, eval_batch=10, eval_chunk=100),
+                      train_shots=5, outer_lr=1.0, eval_steps=10, eval_batch=10, eval_chunk=100, init_body="scratch"),
         "cpu": dict(meta_iters=100, meta_batch=5, inner_steps=5, inner_batch=10, inner_lr=1e-3,
-                    train_shots=10, outer_lr=1.0, eval_steps=5, eval_batch=10, eval_chunk=100),
+                    train_shots=10, outer_lr=1.0, eval_steps=5, eval_batch=10, eval_chunk=100, init_body="scratch"),
         "paper": dict(meta_iters=100_000, meta_batch=5, inner_steps=5, inner_batch=10, inner_lr=1e-3,
-                      train_shots=10, outer_lr=1.0, eval_steps=50, eval_batch=10, eval_chunk=50),
+                      train_shots=10, outer_lr=1.0, eval_steps=50, eval_batch=10, eval_chunk=50, init_body="scratch"),
     }
     DATASET_DEFAULTS = {
         "mini-imagenet": {"paper": dict(inner_steps=8, train_shots=15), "cpu": dict(inner_steps=8, train_shots=15)},
@@ -57,19 +57,31 @@ class Reptile(Method):
     # meta-trained network is the same for (5,1) and (5,5) and is cached once for both
     SHOT_INDEPENDENT_TRAINING = True
 
+    @classmethod
+    def uses_body_with(cls, options: dict) -> bool:
+        return options.get("init_body", "scratch") == "pretrained"
+
     def validate(self):
+        if self.hp["init_body"] not in ("scratch", "pretrained"):
+            raise ConfigError(f"reptile: init_body must be 'scratch' (the paper's protocol) or 'pretrained' "
+                              f"(start from the shared body every other row uses), got {self.hp['init_body']!r}")
         for k in ("meta_iters", "meta_batch", "inner_steps", "inner_batch", "train_shots", "eval_steps"):
             if int(self.hp[k]) < 1:
                 raise ConfigError(f"reptile: {k} must be >= 1, got {self.hp[k]}")
 
     # -- network ----------------------------------------------------------------
-    def _build(self) -> None:
+    def _build(self, from_body: bool = False) -> None:
+        """The network; ``from_body``: its body starts from the shared pretrained body."""
         ctx = self.ctx
         body = build_backbone(ctx.cell.backbone, ctx.dataset.channels, ctx.settings["body_width"],
                               track_running_stats=False)
         size = ctx.settings["image_size"]
         with torch.no_grad():
             dim = body(torch.zeros(2, ctx.dataset.channels, size, size)).shape[1]
+        if from_body:                                  # the shared body, as every other row gets it
+            missing, _ = body.load_state_dict(ctx.body.state_dict(), strict=False)   # BN running stats are unused
+            if missing:
+                raise ConfigError(f"reptile: the shared body lacks {missing[:3]}")
         self.net = nn.Sequential(body, nn.Linear(dim, ctx.way)).to(ctx.device)
 
     def _loss(self, params, x, y):
@@ -91,7 +103,7 @@ class Reptile(Method):
     def meta_train(self) -> None:
         ctx, hp = self.ctx, self.hp
         torch.manual_seed(ctx.seed)
-        self._build()
+        self._build(from_body=hp["init_body"] == "pretrained")
         self.phi = {k: v.detach().clone() for k, v in self.net.named_parameters()}
         sampler = ctx.train_sampler(shot=hp["train_shots"], query=0)
         g = generator(ctx.seed, "reptile-inner")
@@ -113,6 +125,7 @@ class Reptile(Method):
         return self.hp["eval_batch"] if shot > 1 else self.ctx.way
 
     def adapt(self, support_x, support_y):
+        self.check_way(int(support_y.max()) + 1)
         g = generator(self.ctx.seed, "reptile-adapt")
         shot = len(support_y) // max(1, int(support_y.max()) + 1)
         return self._adapt_batch(self.phi, support_x.unsqueeze(0), support_y.unsqueeze(0),

@@ -18,7 +18,7 @@ from benchmark.claims import readings_report
 
 METHODS = ["mc-di", "mv-di", "tw-di"]
 READINGS = {                                   # label -> method options (the default reading is "")
-    "init=per-task": {"init": "per-task"},
+    "init=shared": {"init": "shared"},
     "init=zero": {"init": "zero"},
     "weighting=unweighted": {"weighting": "unweighted"},
     "weighting=weighted-all": {"weighting": "weighted-all"},

@@ -14,6 +14,7 @@ GRID = Grid(
     datasets=["omniglot", "mini-imagenet"],
     settings=[(5, 1)],
     seeds=(0, 1, 2, 3, 4),
+    variants=[("pretrained", "reptile", {"init_body": "pretrained"})],   # REPTILE from the shared body
 )
 
 if __name__ == "__main__":

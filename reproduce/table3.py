@@ -13,6 +13,9 @@ GRID = Grid(
     datasets=["omniglot", "mini-imagenet", "tiered-imagenet"],
     settings=[(5, 1), (5, 5)],
     seeds=(0, 1, 2, 3, 4),
+    # REPTILE from scratch is the paper's protocol; "pretrained" starts it from the shared body every
+    # other row gets. GHN3 "no-ft": the hypernetwork's prediction alone, without its 5 test-time steps.
+    variants=[("pretrained", "reptile", {"init_body": "pretrained"}), ("no-ft", "ghn3", {"ft_steps": 0})],
 )
 
 if __name__ == "__main__":

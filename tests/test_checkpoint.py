@@ -56,3 +56,30 @@ def test_evaluate_rejects_bad_inputs(tmp_path, capsys):
     (tmp_path / "bad.pt").write_bytes(b"nope")
     assert evaluate_main(["--checkpoint", str(tmp_path / "bad.pt"), "--episodes", str(tmp_path)]) == 2
     assert "cannot read checkpoint" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def way_episodes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ways")
+    return {w: write_user_episodes(root / f"{w}way", n_episodes=2, way=w, shot=1, query=3) for w in (3, 20)}
+
+
+@pytest.mark.parametrize("method", [m for m in __import__("methods").registered()])
+def test_every_method_on_other_ways(tmp_path, capsys, way_episodes, method):
+    """A 5-way checkpoint on 3-way and 20-way episodes: an accuracy over the episode's own classes
+    (methods that adapt to any way) or one clear error naming both ways (exit 2, no traceback)."""
+    cell = Cell("t", method, "synthetic", 5, 1, 0, "smoke")
+    m, ctx, _, _ = trained_method(cell, None, tmp_path / "cache")
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(m, ctx, ckpt)
+    for way, episodes in way_episodes.items():
+        out = tmp_path / f"{way}.json"
+        code = evaluate_main(["--checkpoint", str(ckpt), "--episodes", str(episodes), "--out", str(out)])
+        err = capsys.readouterr().err
+        if m.ANY_WAY:
+            assert code == 0, err
+            x = ctx.images("test", torch.arange(way) * 20)
+            assert m.predict(m.adapt(x, torch.arange(way)), x).shape == (way, way)
+        else:
+            assert code == 2 and not out.exists()
+            assert "meta-trained for 5-way" in err and f"has {way} classes" in err and "Traceback" not in err

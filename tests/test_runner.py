@@ -103,6 +103,21 @@ def test_identical_cell_of_another_table_is_reused(tmp_path):
     assert rb["cell"]["table"] == "table1" and b.record_path(tmp_path / "r").exists()
 
 
+def test_record_made_under_other_defaults_is_not_reused(tmp_path):
+    """A twin record whose hyper-parameters or settings differ from what the cell would run with now
+    (superseded defaults) is not copied: the cell is computed."""
+    a = Cell("table3", "meta-baseline", "synthetic", 5, 1, 0, "smoke")
+    ra = run_cell(a, None, tmp_path / "c", tmp_path / "r")
+    path = a.record_path(tmp_path / "r")
+    stale = json.loads(path.read_text())
+    stale["hparams"]["meta_iters"] += 1
+    stale["acc"] = 99.0
+    path.write_text(json.dumps(stale))
+    rb = run_cell(Cell("table1", "meta-baseline", "synthetic", 5, 1, 0, "smoke"), None, tmp_path / "c",
+                  tmp_path / "r")
+    assert "copied_from" not in rb and rb["acc"] == ra["acc"] != 99.0
+
+
 def test_local_executor_sweep_then_status(tmp_path, capsys):
     """--executor local: the cells run as submitit jobs; a rerun submits nothing; --status reports."""
     grid = Grid("sweeplocal", methods=["ref-centroid"], datasets=["synthetic"], settings=[(5, 1)], seeds=(0, 1))

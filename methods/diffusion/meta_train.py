@@ -44,6 +44,7 @@ class MetaConfig:
     outer_lr: float = 0.001         # zeta
     draws: int = 8                  # (t, eps) draws per inner step and copy
     log_every: int = 10
+    clip: float = 0.0               # "plain": clip the gradient's global norm to this (0: off)
 
 
 def meta_loop(net, loss_fn, draw, cfg: MetaConfig, progress: bool = False, desc: str = "meta-train",
@@ -93,6 +94,8 @@ def meta_loop(net, loss_fn, draw, cfg: MetaConfig, progress: bool = False, desc:
             for s in range(cfg.inner_steps):
                 outer.zero_grad()
                 vmap(lambda *item: loss_fn(phi, *item))(*batch_fn(s)).mean().backward()
+                if cfg.clip > 0:
+                    torch.nn.utils.clip_grad_norm_(list(phi.values()), cfg.clip)
                 outer.step()
             check_finite(phi, desc, it + 1)
             continue
