@@ -7,8 +7,6 @@ Example:
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -16,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
+
+from .atomic import atomic_write  # noqa: E402
 
 
 def line_plot(df, x: str, y: str, hue: str, path: Path, title: str, logy: bool = False) -> Path:
@@ -27,14 +27,14 @@ def line_plot(df, x: str, y: str, hue: str, path: Path, title: str, logy: bool =
         ax.set_yscale("log")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
+    save_figure(fig, path)
+    return path
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Save ``fig`` as PNG atomically (no metadata that changes run to run) and close it."""
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png", metadata={"Software": None}))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

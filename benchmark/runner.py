@@ -15,10 +15,8 @@ import glob
 import hashlib
 import json
 import logging
-import os
 import platform
 import subprocess
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -32,7 +30,7 @@ from .cells import Cell, load_record
 from .config import cpu_threads, profile_settings
 from .context import Context
 from .data import DataMissingError, check_available, load_dataset
-from .data.base import atomic_torch_save
+from .atomic import atomic_torch_save, write_json_atomic  # noqa: F401  (write_json_atomic re-exported)
 from .evaluate_core import evaluate
 from .progress import resumable, resumed_at
 from .selection import Selector
@@ -51,20 +49,6 @@ def code_version() -> str:
         return out.stdout.strip() or "unknown"
     except Exception:
         return "unknown"
-
-
-def write_json_atomic(obj, path: Path) -> None:
-    """Write JSON to a temp file beside ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def method_checkpoint_key(cell: Cell, hp: dict, settings: dict, shot_independent: bool = False) -> str:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from .atomic import write_text_atomic  # noqa: F401  (re-exported)
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.csv")
 KEYS = ["method", "dataset", "way", "shot"]
@@ -95,48 +95,118 @@ def _pm(mean, std, digits=2) -> str:
     return f"{mean:.{digits}f} $\\pm$ {std:.{digits}f}"
 
 
-def to_latex(df: pd.DataFrame, caption: str, label: str) -> str:
-    """A method x (dataset, setting) LaTeX table: 'ours (paper)' per cell and a latency column."""
+DISPLAY = {"reptile": "REPTILE", "meta-baseline": "Meta-Baseline", "meta-hypernetwork": "Meta-Hypernetwork",
+           "ghn3": "GHN3", "ocd": "OCD", "meta-diff": "Meta-Diff", "d2nwg": "D2NWG", "mv-di": "Mv-Di",
+           "mc-di": "Mc-Di", "tw-di": "Tw-Di", "lt-di": "Lt-Di", "lv-di": "Lv-Di", "icis": "ICIS",
+           "llo-vae": "LLO-VAE", "ref-target-head": "ref.: target heads", "ref-centroid": "ref.: nearest centroid"}
+DATASETS = {"omniglot": "Omniglot", "mini-imagenet": "Mini-ImageNet", "tiered-imagenet": "Tiered-ImageNet",
+            "synthetic": "Synthetic"}
+
+
+def display_name(method: str, variant: str = "") -> str:
+    """The papers' spelling of a row: ``display_name("reptile", "pretrained")`` -> 'REPTILE [pretrained]'."""
+    if "[" in method and not variant:
+        method, variant = method[:-1].split("[", 1)
+    return DISPLAY.get(method, method) + (f" [{variant}]" if variant else "")
+
+
+def dataset_name(dataset: str) -> str:
+    return DATASETS.get(dataset, dataset)
+
+
+def _tex(s: str) -> str:
+    return s.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%")
+
+
+def to_latex(df: pd.DataFrame, caption: str, label: str, paper_block: bool = True) -> str:
+    """The paper's shape: a dataset header over (way, shot) sub-columns, display names, the best of
+    our method rows (references excluded) in bold per column, a latency column, and the paper's
+    values as a second block (``paper_block``)."""
     cols = list(dict.fromkeys(zip(df["dataset"], df["way"], df["shot"])))
+    datasets = list(dict.fromkeys(d for d, _, _ in cols))
     methods = list(dict.fromkeys(df["method"]))
     idx = {(r.method, r.dataset, r.way, r.shot): r for r in df.itertuples()}
-    lines = [r"\begin{table}[t]", r"\centering", r"\small",
-             r"\begin{tabular}{l" + "c" * len(cols) + "cc}", r"\toprule",
-             "Method & " + " & ".join(f"{d} ({w},{s})" for d, w, s in cols) + r" & Latency (ms) & paper \\",
-             r"\midrule"]
-    for m in methods:
-        cells, lat, plat = [], [], None
-        for d, w, s in cols:
-            r = idx.get((m, d, w, s))
-            if r is None:
-                cells.append("")
-                continue
-            ours = _pm(r.acc_mean, r.acc_std) if r.status in ("ok",) or r.status.startswith("partial") \
-                else r"\textit{" + r.status + "}"
-            paper = _pm(r.paper_acc_mean, r.paper_acc_std)
-            cells.append(f"{ours} ({paper})")
-            if not pd.isna(r.latency_ms):
-                lat.append(r.latency_ms)
-            if not pd.isna(r.paper_latency_ms):
-                plat = r.paper_latency_ms
-        lat_s = f"{sum(lat) / len(lat):.3f}" if lat else "--"
-        plat_s = f"{plat:.1f}" if plat is not None else "--"
-        lines.append(f"{m.replace('_', '-')} & " + " & ".join(cells) + f" & {lat_s} & {plat_s} \\\\")
+
+    def ok(r):
+        return r is not None and (r.status == "ok" or r.status.startswith("partial")) and not pd.isna(r.acc_mean)
+
+    best = {}
+    for c in cols:
+        vals = [(idx[(m, *c)].acc_mean, m) for m in methods
+                if not m.startswith("ref-") and ok(idx.get((m, *c)))]
+        if vals:
+            best[c] = max(vals)[1]
+    spec = "l" + "".join("c" * sum(1 for d2, _, _ in cols if d2 == d) for d in datasets) + "c"
+    head1 = " & ".join(f"\\multicolumn{{{sum(1 for d2, _, _ in cols if d2 == d)}}}{{c}}{{{dataset_name(d)}}}"
+                       for d in datasets)
+    rules, j = [], 2
+    for d in datasets:
+        n = sum(1 for d2, _, _ in cols if d2 == d)
+        rules.append(f"\\cmidrule(lr){{{j}-{j + n - 1}}}")
+        j += n
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{" + spec + "}", r"\toprule",
+             f" & {head1} & \\\\", " ".join(rules),
+             "Method & " + " & ".join(f"({w},{s})" for _, w, s in cols) + r" & Latency (ms) \\", r"\midrule"]
+
+    def block(value, latency):
+        for m in methods:
+            cells, lat = [], []
+            for c in cols:
+                r = idx.get((m, *c))
+                text, lt = value(m, c, r)
+                cells.append(text)
+                if lt is not None and not pd.isna(lt):
+                    lat.append(lt)
+            lat_s = latency(lat)
+            if any(cells) or lat_s != "--":
+                lines.append(f"{_tex(display_name(m))} & " + " & ".join(cells) + f" & {lat_s} \\\\")
+
+    def ours(m, c, r):
+        if r is None:
+            return "", None
+        if not ok(r):
+            return r"\textit{" + r.status + "}", None
+        text = _pm(r.acc_mean, r.acc_std)
+        return (f"\\textbf{{{text}}}" if best.get(c) == m else text), r.latency_ms
+
+    block(ours, lambda lat: f"{sum(lat) / len(lat):.3f}" if lat else "--")
+    if paper_block and df["paper_acc_mean"].notna().any():
+        lines += [r"\midrule", f"\\multicolumn{{{len(cols) + 2}}}{{l}}{{\\textit{{Paper}}}} \\\\"]
+
+        def theirs(m, c, r):
+            if r is None or pd.isna(r.paper_acc_mean):
+                return "", None
+            return _pm(r.paper_acc_mean, r.paper_acc_std), r.paper_latency_ms
+
+        block(theirs, lambda lat: f"{lat[0]:.1f}" if lat else "--")
     lines += [r"\bottomrule", r"\end{tabular}", f"\\caption{{{caption}}}", f"\\label{{{label}}}",
               r"\end{table}", ""]
     return "\n".join(lines)
 
 
-def write_text_atomic(text: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def plot_table(df: pd.DataFrame, path: Path, title: str) -> Path:
+    """Ours vs the paper per (row, column): bars of the mean over seeds with the std as error bars
+    (ours), the paper's mean as a marker; one panel per column."""
+    import matplotlib.pyplot as plt
+
+    from .plots import save_figure
+    d = df[df["n_seeds"] > 0]
+    cols = list(dict.fromkeys(zip(d["dataset"], d["way"], d["shot"])))
+    fig, axes = plt.subplots(1, max(1, len(cols)), figsize=(4.2 * max(1, len(cols)), 4.5), squeeze=False)
+    for ax, c in zip(axes[0], cols):
+        sub = d[(d["dataset"] == c[0]) & (d["way"] == c[1]) & (d["shot"] == c[2])]
+        names = [display_name(m) for m in sub["method"]]
+        y = range(len(sub))
+        ax.barh(list(y), sub["acc_mean"], xerr=sub["acc_std"], color="#4c72b0", alpha=0.8, label="ours")
+        ax.scatter(sub["paper_acc_mean"], list(y), color="#c44e52", marker="D", zorder=3, label="paper")
+        ax.set_yticks(list(y), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("accuracy (%)")
+        ax.set_title(f"{dataset_name(c[0])} ({c[1]},{c[2]})", fontsize=9)
+    axes[0][0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
 
 
 def write_table(df: pd.DataFrame, out_stem: Path, caption: str) -> tuple:
@@ -146,4 +216,6 @@ def write_table(df: pd.DataFrame, out_stem: Path, caption: str) -> tuple:
             "paper_acc_mean", "paper_acc_std", "paper_latency_ms", "status"]
     write_text_atomic(df[cols].round(4).to_csv(index=False), csv_path)
     write_text_atomic(to_latex(df, caption, f"tab:{Path(out_stem).name}"), tex_path)
+    if (df["n_seeds"] > 0).any():
+        plot_table(df, Path(f"{out_stem}.png"), caption.replace("\\%", "%"))
     return csv_path, tex_path

@@ -149,7 +149,7 @@ class WeightDiffusion(HeadGenerator):
 
     # -- Algorithm 2 ---------------------------------------------------------------------------
     def meta_train(self) -> None:
-        ctx, hp = self.ctx, self.hp
+        ctx = self.ctx
         prep = self.prepared_weights()
         targets, s_of, s_lo = self._targets(prep)                         # [E, k, P], [k], [k]
         self._normalise_fit(targets, prep["emb"])

@@ -112,3 +112,14 @@ def test_ghn3_official_checkpoint_errors_are_clear(tmp_path):
     (tmp_path / "ghn3tm8.pt").write_bytes(b"x")
     with pytest.raises(ImportError, match="pip install"):
         load_official_ghn3(tmp_path / "ghn3tm8.pt")
+
+
+def test_d2nwg_stage1_through_its_own_training(tmp_path):
+    """D2NWG's own training path: its class-conditioned VAE (a latent as large as a row) reconstructs
+    the prepared rows far better than their mean does, and the record says how well."""
+    from benchmark.cells import Cell
+    from benchmark.runner import run_cell
+    rec = run_cell(Cell("t", "d2nwg", "synthetic", 5, 1, 0, "smoke"), None, tmp_path / "c", tmp_path / "r")
+    recon = rec["readings"]["vae_recon"]
+    assert rec["readings"]["vae_latent"] == 16 + 1                 # the synthetic body's 16-d features + bias
+    assert 0 < recon["relative"] < 0.8, recon

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
+
+from ..atomic import atomic_torch_save  # noqa: F401  (re-exported)
 from PIL import Image
 
 
@@ -124,19 +124,6 @@ def fingerprint(paths: Iterable[Path], *extra) -> str:
         h.update(f"{Path(p).name}:{st.st_size}:{int(st.st_mtime)}".encode())
     h.update(repr(extra).encode())
     return h.hexdigest()[:12]
-
-
-def atomic_torch_save(obj, path: Path) -> None:
-    """``torch.save`` to a temp file in the same folder, then rename (no half files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def cached(cache_dir: Path | None, key: str, build: Callable[[], dict]) -> dict:

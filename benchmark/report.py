@@ -1,0 +1,228 @@
+"""results/REPORT.md, generated from the committed records alone (nothing typed by hand): for every
+table with records, each cell ours vs the paper with a 95% interval and a verdict, and each of the
+paper's claims as a paired test over seeds and over test episodes with a verdict
+(:mod:`benchmark.claims`). The same records give the same file, byte for byte (no dates, sorted
+input), so ``git diff`` after ``python reproduce/report.py`` shows only what new records changed.
+
+Example:
+    >>> cell_verdict({"n": 5, "mean": 92.0, "half": 0.5}, 97.3)
+    'below paper'
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .atomic import write_text_atomic
+from .claims import fmt_diff, fmt_ep, paired_difference, seed_values, t95, verdict
+from .tables import dataset_name, display_name, load_records, paper_numbers
+
+# the paper's claims, per table: (claim, [(A, B), ...]) meaning "A > B" in every column
+TABLE_CLAIMS = {
+    "table1": [("C3: Mc-Di > Mv-Di", [("mc-di", "mv-di")]),
+               ("Mv-Di > Tw-Di (the paper's ordering Mc-Di > Mv-Di > Tw-Di)", [("mv-di", "tw-di")]),
+               ("C2+C3: Mc-Di > Tw-Di", [("mc-di", "tw-di")]),
+               ("C1, meta-learning on top of diffusion: Mv-Di > OCD", [("mv-di", "ocd")]),
+               ("C1, weight generation over REPTILE: Mv-Di > REPTILE", [("mv-di", "reptile")])],
+    "table3": [("Mc-Di > Mv-Di", [("mc-di", "mv-di")]),
+               ("Mc-Di best in each column", "best")],
+}
+LATENCY_CLAIM = {"table3": "Mc-Di the fastest generator (lowest per-sample latency)"}
+REFERENCE_PREFIX = "ref-"
+
+
+def _summary(values: dict) -> dict:
+    xs = list(values.values())
+    n = len(xs)
+    if n == 0:
+        return {"n": 0, "mean": math.nan, "std": math.nan, "half": math.nan}
+    m = sum(xs) / n
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
+    return {"n": n, "mean": m, "std": sd, "half": t95(n - 1) * sd / math.sqrt(n) if n > 1 else math.inf}
+
+
+def cell_verdict(s: dict, paper: float) -> str:
+    """Where the paper's value lies against our 95% interval over seeds."""
+    if s["n"] == 0:
+        return "not run"
+    if paper is None or math.isnan(paper):
+        return "no paper value"
+    if s["n"] < 2:
+        return "1 seed"
+    if s["mean"] + s["half"] < paper:
+        return "below paper"
+    if s["mean"] - s["half"] > paper:
+        return "above paper"
+    return "consistent"
+
+
+def _columns(records: list) -> list:
+    return sorted({(r["cell"]["dataset"], int(r["cell"]["way"]), int(r["cell"]["shot"])) for r in records})
+
+
+def _rows(records: list) -> list:
+    seen = {}
+    for r in records:
+        c = r["cell"]
+        seen[(c["method"], c.get("variant") or "")] = None
+    return sorted(seen)
+
+
+def _latencies(records, method, variant, col) -> dict:
+    out = {}
+    for r in records:
+        c = r["cell"]
+        if (c["method"], c.get("variant") or "", c["dataset"], int(c["way"]), int(c["shot"])) == (method, variant) + col:
+            out[int(c["seed"])] = float(r["latency_ms"])
+    return out
+
+
+def table_section(table: str, records: list) -> list:
+    paper = paper_numbers(table)
+    pacc = {(r.method, r.dataset, int(r.way), int(r.shot)): r.paper_acc_mean for r in paper.itertuples()}
+    plat = {r.method: r.paper_latency_ms for r in paper.itertuples() if not math.isnan(r.paper_latency_ms)}
+    cols, rows = _columns(records), _rows(records)
+    lines = [f"## {table}", "", f"{len(records)} records; seeds per cell in the `n` column. Ours: mean ± std over "
+             "seeds [95% t interval]; verdict: where the paper's value lies against that interval.", "",
+             "| row | column | n | ours | paper | verdict |", "|---|---|---|---|---|---|"]
+    for m, v in rows:
+        for col in cols:
+            acc, _ = seed_values(records, m, v, *col)
+            if not acc:
+                continue
+            s = _summary(acc)
+            p = pacc.get((m, *col), math.nan) if not v else math.nan
+            ci = f" [{s['mean'] - s['half']:.2f}, {s['mean'] + s['half']:.2f}]" if s["n"] > 1 else ""
+            pv = "--" if math.isnan(p) else f"{p:.2f}"
+            lines.append(f"| {display_name(m, v)} | {dataset_name(col[0])} ({col[1]},{col[2]}) | {s['n']} | "
+                         f"{s['mean']:.2f} ± {s['std']:.2f}{ci} | {pv} | {cell_verdict(s, p)} |")
+    lines += ["", f"### Claims of the paper ({table})", "",
+              "Paired over seeds (95% t interval) and over all paired test episodes (95% normal interval). "
+              "Verdict for \"A > B\": reproduced if the seed interval lies above 0, not reproduced if it lies "
+              "below the paper's gap, inconclusive otherwise.", "",
+              "| claim | column | A - B | seeds | difference, seeds | difference, episodes | paper's gap | verdict |",
+              "|---|---|---|---|---|---|---|---|"]
+    methods_here = {m for m, v in rows if not v}
+    for claim, pairs in TABLE_CLAIMS.get(table, []):
+        for col in cols:
+            if pairs == "best":
+                if "mc-di" not in methods_here:
+                    continue
+                others = sorted(m for m in methods_here if m != "mc-di" and not m.startswith(REFERENCE_PREFIX))
+                col_pairs = [("mc-di", o) for o in others]
+            else:
+                col_pairs = [p for p in pairs if p[0] in methods_here and p[1] in methods_here]
+            verdicts = []
+            for a, b in col_pairs:
+                av, bv = seed_values(records, a, "", *col), seed_values(records, b, "", *col)
+                if not av[0] or not bv[0]:
+                    continue
+                d = paired_difference(av[0], bv[0], av[1], bv[1])
+                gap = pacc.get((a, *col), math.nan) - pacc.get((b, *col), math.nan)
+                vd = verdict(d, gap)
+                verdicts.append(vd)
+                lines.append(f"| {claim} | {dataset_name(col[0])} ({col[1]},{col[2]}) | {display_name(a)} - "
+                             f"{display_name(b)} | {d['n_seeds']} | {fmt_diff(d)} | {fmt_ep(d)} | "
+                             f"{'--' if math.isnan(gap) else f'{gap:+.2f}'} | {vd} |")
+            if pairs == "best" and verdicts:
+                overall = ("reproduced" if all(x == "reproduced" for x in verdicts) else
+                           "not reproduced" if "not reproduced" in verdicts else "inconclusive")
+                lines.append(f"| **{claim}** | {dataset_name(col[0])} ({col[1]},{col[2]}) | all rows | | | | | "
+                             f"**{overall}** |")
+    if table in LATENCY_CLAIM and "mc-di" in methods_here:
+        claim = LATENCY_CLAIM[table]
+        others = sorted(m for m in methods_here if m != "mc-di" and not m.startswith(REFERENCE_PREFIX))
+        for col in cols:
+            verdicts = []
+            mc = _latencies(records, "mc-di", "", col)
+            for o in others:
+                ov = _latencies(records, o, "", col)
+                if not mc or not ov:
+                    continue
+                d = paired_difference(ov, mc)                  # other - Mc-Di > 0: Mc-Di faster
+                gap = plat.get(o, math.nan) - plat.get("mc-di", math.nan)
+                vd = verdict(d, gap)
+                verdicts.append(vd)
+                lines.append(f"| {claim} (ms/sample) | {dataset_name(col[0])} ({col[1]},{col[2]}) | "
+                             f"{display_name(o)} - Mc-Di | {d['n_seeds']} | {fmt_diff(d)} | -- | "
+                             f"{'--' if math.isnan(gap) else f'{gap:+.2f}'} | {vd} |")
+            if verdicts:
+                overall = ("reproduced" if all(x == "reproduced" for x in verdicts) else
+                           "not reproduced" if "not reproduced" in verdicts else "inconclusive")
+                lines.append(f"| **{claim}** | {dataset_name(col[0])} ({col[1]},{col[2]}) | all rows | | | | | "
+                             f"**{overall}** |")
+    return lines + [""]
+
+
+def write_report(results_dir: Path, profile: str = "cpu", tables=("table1", "table3", "readings")) -> Path:
+    """Write ``results/REPORT.md`` (``REPORT_<profile>.md`` for other profiles) from the records."""
+    results_dir = Path(results_dir)
+    lines = ["# Claims report", "",
+             f"Generated by `python reproduce/report.py --profile {profile}` from the records under "
+             f"`results/runs/<table>/{profile}/`; nothing here is typed by hand. The papers' numbers come from "
+             "`benchmark/paper_numbers.csv` (the readings table compares with the paper's Table 1).", ""]
+    any_records = False
+    for table in tables:
+        records = load_records(results_dir, table, profile)
+        if not records:
+            lines += [f"## {table}", "", "No records yet.", ""]
+            continue
+        any_records = True
+        lines += table_section("table1" if table == "readings" else table, records) if table != "readings" \
+            else readings_section(records)
+    if not any_records:
+        lines += ["(no records: run the reproduce scripts first)", ""]
+    path = results_dir / ("REPORT.md" if profile == "cpu" else f"REPORT_{profile}.md")
+    write_text_atomic("\n".join(lines), path)
+    return path
+
+
+def readings_section(records: list) -> list:
+    """The readings table: every row's accuracy, then Mc-Di minus Mv-Di / Tw-Di per reading."""
+    paper = paper_numbers("table1").set_index(["method", "dataset"])["paper_acc_mean"]
+    cols, rows = _columns(records), _rows(records)
+    lines = ["## readings (which reading decides Mc-Di vs Mv-Di vs Tw-Di)", "",
+             "| row | column | n | ours |", "|---|---|---|---|"]
+    for m, v in rows:
+        for col in cols:
+            acc, _ = seed_values(records, m, v, *col)
+            if acc:
+                s = _summary(acc)
+                lines.append(f"| {display_name(m, v)} | {dataset_name(col[0])} ({col[1]},{col[2]}) | {s['n']} | "
+                             f"{s['mean']:.2f} ± {s['std']:.2f} |")
+    variants = sorted({v for _, v in rows if v})
+    lines += ["", "| column | reading | A - B | seeds | difference, seeds | difference, episodes | paper's gap | "
+              "verdict |", "|---|---|---|---|---|---|---|---|"]
+    have = set(rows)
+    for col in cols:
+        for reading in [""] + variants:
+            def vals(m):
+                v = reading if (m, reading) in have else ""
+                return seed_values(records, m, v, *col)
+            mc = vals("mc-di")
+            for other in ("mv-di", "tw-di"):
+                ob = vals(other)
+                if not mc[0] or not ob[0]:
+                    continue
+                d = paired_difference(mc[0], ob[0], mc[1], ob[1])
+                gap = paper.get(("mc-di", col[0]), math.nan) - paper.get((other, col[0]), math.nan)
+                lines.append(f"| {dataset_name(col[0])} ({col[1]},{col[2]}) | {reading or 'default'} | Mc-Di - "
+                             f"{display_name(other)} | {d['n_seeds']} | {fmt_diff(d)} | {fmt_ep(d)} | "
+                             f"{'--' if math.isnan(gap) else f'{gap:+.2f}'} | {verdict(d, gap)} |")
+    return lines + [""]
+
+
+def write_readings(results_dir: Path, profile: str = "cpu") -> Path:
+    """``results/readings_claims.md`` (``readings_<profile>_claims.md``) from the readings records."""
+    results_dir = Path(results_dir)
+    records = load_records(results_dir, "readings", profile)
+    lines = ["# Which reading decides the comparison", "",
+             f"Generated by `python reproduce/readings.py --profile {profile}` from its records. Mc-Di minus Mv-Di "
+             "and minus Tw-Di, 5-way 1-shot, paired over seeds (95% t interval) and over all paired test episodes "
+             "(95% normal interval); verdict on the paper's claim Mc-Di > other (reproduced: the seed interval "
+             "lies above 0; not reproduced: it lies below the paper's gap, from its Table 1; inconclusive "
+             "otherwise). A reading that cannot change a method reuses that method's default row.", ""]
+    lines += readings_section(records) if records else ["No records yet.", ""]
+    path = results_dir / ("readings_claims.md" if profile == "cpu" else f"readings_{profile}_claims.md")
+    write_text_atomic("\n".join(lines), path)
+    return path
