@@ -31,6 +31,7 @@ class Context:
     cache_dir: Path | None
     progress: bool = False
     _features: dict = field(default_factory=dict)
+    store: object = None            # benchmark.progress.ProgressStore while the runner meta-trains
 
     @classmethod
     def build(cls, cell: Cell, data_root, cache_dir, device="cpu", progress=False, dataset=None) -> "Context":

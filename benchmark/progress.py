@@ -1,83 +1,64 @@
-"""Resumable training loops. While a cell meta-trains, its long loops save their state every
-``every`` iterations under one file prefix (set by the runner around ``meta_train()``); a
-rerun of the cell - after a kill, a SLURM preemption or ``scontrol requeue`` - continues from
-the last saved iteration instead of starting over, and gives the same numbers as an
-uninterrupted run (the loop restores its parameters and optimiser state and replays the
-random draws it skipped).
+"""Resumable training loops. While a cell meta-trains, the runner hands its method a
+:class:`ProgressStore` (``ctx.store``); the long loops (:mod:`methods.trainers`) save their state
+there every ``every`` iterations under one file prefix, and a rerun of the cell - after a kill, a
+SLURM preemption or ``scontrol requeue`` - continues from the last saved iteration instead of
+starting over, with the same numbers as an uninterrupted run (the loop restores its parameters
+and optimiser state and replays the random draws it skipped).
 
 Example:
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> with resumable(d / "cell", every=2):
-    ...     save_progress("train", {"it": 4})
-    ...     load_progress("train")["it"]
-    4
-    >>> load_progress("train") is None          # outside a resumable block nothing is saved or loaded
-    True
+    >>> with resumable(d / "cell", every=2) as store:
+    ...     store.save("train", {"it": 4})
+    ...     store.load("train")["it"], store.resumed
+    (4, {'train': 4})
+    >>> list(d.iterdir())                       # removed once the block finished without an error
+    []
 """
 from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 
 import torch
 
-from .data.base import atomic_torch_save
-
-_PREFIX: ContextVar = ContextVar("mcdi_progress_prefix", default=None)
-_EVERY: ContextVar = ContextVar("mcdi_progress_every", default=25)
-_RESUMED: ContextVar = ContextVar("mcdi_progress_resumed", default=None)
+from .atomic import atomic_torch_save
 
 
-@contextmanager
-def resumable(prefix: Path | None, every: int = 25):
-    """Within the block, loops save/load their progress as ``<prefix>.<loop>.progress.pt``;
-    the files are removed when the block finishes without an error."""
-    tokens = (_PREFIX.set(prefix), _EVERY.set(every), _RESUMED.set({}))
-    try:
-        yield
-    finally:
-        _PREFIX.reset(tokens[0])
-        _EVERY.reset(tokens[1])
-        _RESUMED.reset(tokens[2])
-    if prefix is not None:                    # reached only on success: clean up
-        for p in Path(prefix).parent.glob(Path(prefix).name + ".*.progress.pt"):
+class ProgressStore:
+    """Progress files ``<prefix>.<loop>.progress.pt``; ``resumed`` maps each loop that resumed to the
+    iteration it resumed at."""
+
+    def __init__(self, prefix: Path | str, every: int = 25):
+        self.prefix, self.every, self.resumed = Path(prefix), every, {}
+
+    def _path(self, loop: str) -> Path:
+        return Path(f"{self.prefix}.{re.sub(r'[^A-Za-z0-9_-]+', '_', loop)}.progress.pt")
+
+    def save(self, loop: str, state: dict) -> None:
+        """Atomically save ``state`` (must hold ``it``, the next iteration to run) for ``loop``."""
+        atomic_torch_save(state, self._path(loop))
+
+    def load(self, loop: str) -> dict | None:
+        """The last saved state of ``loop``, or None; remembers where it resumed."""
+        path = self._path(loop)
+        if not path.exists():
+            return None
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        self.resumed[loop] = int(state["it"])
+        return state
+
+    def clear(self) -> None:
+        for p in self.prefix.parent.glob(self.prefix.name + ".*.progress.pt"):
             p.unlink(missing_ok=True)
 
 
-def _path(loop: str) -> Path | None:
-    prefix = _PREFIX.get()
-    if prefix is None:
-        return None
-    return Path(f"{prefix}.{re.sub(r'[^A-Za-z0-9_-]+', '_', loop)}.progress.pt")
-
-
-def save_every() -> int:
-    return _EVERY.get()
-
-
-def save_progress(loop: str, state: dict) -> None:
-    """Atomically save ``state`` (must hold ``it``, the next iteration to run) for ``loop``."""
-    path = _path(loop)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_torch_save(state, path)
-
-
-def load_progress(loop: str) -> dict | None:
-    """The last saved state of ``loop`` in this block, or None; remembers where it resumed."""
-    path = _path(loop)
-    if path is None or not path.exists():
-        return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    resumed = _RESUMED.get()
-    if resumed is not None:
-        resumed[loop] = int(state["it"])
-    return state
-
-
-def resumed_at() -> dict:
-    """``{loop: iteration}`` for the loops of the current block that resumed from saved progress."""
-    return dict(_RESUMED.get() or {})
+@contextmanager
+def resumable(prefix: Path | str | None, every: int = 25):
+    """A :class:`ProgressStore` for the block (None when ``prefix`` is None: nothing is saved); its
+    files are removed when the block finishes without an error."""
+    store = ProgressStore(prefix, every) if prefix is not None else None
+    yield store
+    if store is not None:                     # reached only on success: clean up
+        store.clear()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from methods import is_reference
+
 from .atomic import write_text_atomic
 from .claims import fmt_diff, fmt_ep, paired_difference, seed_values, t95, verdict
 from .tables import dataset_name, display_name, load_records, paper_numbers
@@ -28,7 +30,6 @@ TABLE_CLAIMS = {
                ("Mc-Di best in each column", "best")],
 }
 LATENCY_CLAIM = {"table3": "Mc-Di the fastest generator (lowest per-sample latency)"}
-REFERENCE_PREFIX = "ref-"
 
 
 def _summary(values: dict) -> dict:
@@ -108,7 +109,7 @@ def table_section(table: str, records: list) -> list:
             if pairs == "best":
                 if "mc-di" not in methods_here:
                     continue
-                others = sorted(m for m in methods_here if m != "mc-di" and not m.startswith(REFERENCE_PREFIX))
+                others = sorted(m for m in methods_here if m != "mc-di" and not is_reference(m))
                 col_pairs = [("mc-di", o) for o in others]
             else:
                 col_pairs = [p for p in pairs if p[0] in methods_here and p[1] in methods_here]
@@ -131,7 +132,7 @@ def table_section(table: str, records: list) -> list:
                              f"**{overall}** |")
     if table in LATENCY_CLAIM and "mc-di" in methods_here:
         claim = LATENCY_CLAIM[table]
-        others = sorted(m for m in methods_here if m != "mc-di" and not m.startswith(REFERENCE_PREFIX))
+        others = sorted(m for m in methods_here if m != "mc-di" and not is_reference(m))
         for col in cols:
             verdicts = []
             mc = _latencies(records, "mc-di", "", col)

@@ -32,7 +32,7 @@ from .context import Context
 from .data import DataMissingError, check_available, load_dataset
 from .atomic import atomic_torch_save, write_json_atomic  # noqa: F401  (write_json_atomic re-exported)
 from .evaluate_core import evaluate
-from .progress import resumable, resumed_at
+from .progress import resumable
 from .selection import Selector
 
 log = logging.getLogger(__name__)
@@ -117,9 +117,11 @@ def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, d
         method.selection = bundle.get("selection")
         return method, ctx, None, True
     method.selector = Selector.for_method(method)
-    with resumable(ckpt.parent / "progress" / key if ckpt is not None else None):
-        method.meta_train()                      # long loops save progress; a rerun continues from it
-        method.resumed_at = resumed_at()
+    with resumable(ckpt.parent / "progress" / key if ckpt is not None else None) as store:
+        ctx.store = store                        # long loops save progress there; a rerun continues from it
+        method.meta_train()
+        method.resumed_at = dict(store.resumed) if store is not None else {}
+        ctx.store = None
     if method.selector is not None:              # one model-selection rule for every method
         method.selector.finish()
         method.selection = method.selector.summary()

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from methods import is_reference
+
 from .atomic import write_text_atomic  # noqa: F401  (re-exported)
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.csv")
@@ -133,7 +135,7 @@ def to_latex(df: pd.DataFrame, caption: str, label: str, paper_block: bool = Tru
     best = {}
     for c in cols:
         vals = [(idx[(m, *c)].acc_mean, m) for m in methods
-                if not m.startswith("ref-") and ok(idx.get((m, *c)))]
+                if not is_reference(m.split("[")[0]) and ok(idx.get((m, *c)))]
         if vals:
             best[c] = max(vals)[1]
     spec = "l" + "".join("c" * sum(1 for d2, _, _ in cols if d2 == d) for d in datasets) + "c"

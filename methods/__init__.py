@@ -44,6 +44,16 @@ def registered() -> list:
     return sorted(_REGISTRY)
 
 
+def is_reference(name: str) -> bool:
+    """Whether a registered row is a reference row (labelled so; never "best", never in a claim).
+
+    Example:
+        >>> is_reference("ref-centroid"), is_reference("mc-di")
+        (True, False)
+    """
+    return name in _REGISTRY and get_method(name).REFERENCE
+
+
 def get_method(name: str):
     """The method class registered as ``name``; an unknown name lists the registered ones."""
     if name not in _REGISTRY:

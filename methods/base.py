@@ -37,6 +37,7 @@ class Method:
     USES_BODY = False                  # True: uses the shared pretrained body (ctx.body)
     selector = None                    # benchmark.selection.Selector, set by the runner before meta_train()
     ANY_WAY = False                    # True: adapts to an episode of any way; False: only the trained way
+    REFERENCE = False                  # True: a reference row (not a method of the papers)
 
     @classmethod
     def uses_body_with(cls, options: dict) -> bool:

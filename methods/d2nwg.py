@@ -36,10 +36,11 @@ from benchmark.config import ConfigError
 from benchmark.seeding import derive_seed, generator
 
 from .diffusion.denoiser import UNet1D
-from .diffusion.meta_train import MetaConfig, meta_loop, reptile_denoiser
+from .diffusion.meta_train import MetaConfig, reptile_denoiser
 from .diffusion.sampler import sample
 from .diffusion.schedule import make_alphas
 from .prepared import HeadGenerator, prep_defaults
+from .trainers import PlainConfig, plain_train
 from .vae import VAE
 
 
@@ -90,10 +91,9 @@ class D2NWG(HeadGenerator):
             noise = torch.randn(hp["vae_batch"], 4, self.n_latent, generator=g).to(ctx.device)
             return (lambda s: (x[j], e[j], noise)), None
 
-        cfg = MetaConfig(iters=hp["vae_iters"], meta_batch=hp["vae_batch"], inner_steps=1, outer="plain",
-                         outer_lr=hp["vae_lr"])
-        meta_loop(self.vae, lambda p, *a: functional_call(self.vae, p, a), draw, cfg, ctx.progress,
-                  f"{self.name} VAE")
+        plain_train(self.vae, lambda p, *a: functional_call(self.vae, p, a), draw,
+                    PlainConfig(iters=hp["vae_iters"], lr=hp["vae_lr"]), ctx.progress, f"{self.name} VAE",
+                    store=ctx.store)
         with torch.no_grad():                                    # stage 2: diffusion on the latent means
             z = self.vae.encode(x, e)[0]
             err = (self.vae.decode(z, e) - x).pow(2).mean().item()
@@ -105,7 +105,7 @@ class D2NWG(HeadGenerator):
         reptile_denoiser(self.den, z.unsqueeze(1), self._condition(e, ctx.way), torch.tensor([hp["steps"]]),
                          self.alphas, cfg,
                          generator(ctx.seed, "d2nwg-diffusion"), ctx.progress, f"{self.name} latent diffusion",
-                         select=self.selector)
+                         select=self.selector, store=ctx.store)
         self.net.eval()
 
     @torch.no_grad()

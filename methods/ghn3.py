@@ -50,7 +50,7 @@ from benchmark.models.heads import head_forward
 from benchmark.seeding import derive_seed
 
 from .base import FeatureMethod, StandardisedFeatures, class_means
-from .diffusion.meta_train import MetaConfig, meta_loop
+from .trainers import PlainConfig, plain_train
 from .inner_loop import batched_adam
 
 OPS = ("input", "linear", "relu", "output", "other")
@@ -289,8 +289,8 @@ class GHN3(StandardisedFeatures, FeatureMethod):
             head = {k: v[0] for k, v in functional_call(self.net, p, (protos.unsqueeze(0),)).items()}
             return F.cross_entropy(head_forward(hp["head"], head, qf), qy)
 
-        cfg = MetaConfig(iters=hp["meta_iters"], meta_batch=B, inner_steps=1, outer="plain", outer_lr=hp["lr"])
-        meta_loop(self.net, loss, draw, cfg, ctx.progress, f"{self.name} train", select=self.selector)
+        plain_train(self.net, loss, draw, PlainConfig(iters=hp["meta_iters"], lr=hp["lr"]), ctx.progress,
+                    f"{self.name} train", select=self.selector, store=ctx.store)
         self.net.eval()
 
     def _predict(self, protos: torch.Tensor) -> dict:

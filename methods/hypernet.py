@@ -11,7 +11,8 @@ task's class order; the support loss's gradient breaks the codes' symmetry.
 
 Test time: ``test_steps`` gradient steps on z (the latency includes them), then the head.
 Training is single-level over meta-train episodes (Adam on psi, z_0), run by
-:func:`~methods.diffusion.meta_train.meta_loop` with ``outer="plain"``.
+:func:`~methods.trainers.plain_train` (gradients clipped to norm 1: second-order meta-gradients
+through the 5 inner SGD steps on z spike).
 
 Deviations (docs/methods.md): the paper's hypernetwork generates a whole MLP/CNN; here only
 the linear head on the shared frozen body (the harness's setting for every generator); the
@@ -33,7 +34,7 @@ from torch.func import functional_call, grad
 from benchmark.seeding import derive_seed
 
 from .base import FeatureMethod, StandardisedFeatures
-from .diffusion.meta_train import MetaConfig, meta_loop
+from .trainers import PlainConfig, plain_train
 
 
 class HyperHead(nn.Module):
@@ -95,10 +96,10 @@ class MetaHypernetwork(StandardisedFeatures, FeatureMethod):
             data = tuple(x.to(ctx.device) for x in data)
             return (lambda s: data), None
 
-        cfg = MetaConfig(iters=hp["meta_iters"], meta_batch=B, inner_steps=1, outer="plain", outer_lr=hp["lr"],
-                         clip=hp["clip"])          # second-order meta-gradients through 5 SGD steps spike
-        meta_loop(self.net, lambda p, *ep: functional_call(self.net, p, ep), draw, cfg, ctx.progress,
-                  f"{self.name} meta-train", select=self.selector)
+        cfg = PlainConfig(iters=hp["meta_iters"], lr=hp["lr"],
+                          clip=hp["clip"])          # second-order meta-gradients through 5 SGD steps spike
+        plain_train(self.net, lambda p, *ep: functional_call(self.net, p, ep), draw, cfg, ctx.progress,
+                    f"{self.name} meta-train", select=self.selector, store=ctx.store)
         self.net.eval()
 
     def adapt_features(self, sf, sy, way):

@@ -35,7 +35,7 @@ from torch.func import functional_call
 
 from benchmark.seeding import derive_seed, generator
 
-from .diffusion.meta_train import MetaConfig, meta_loop
+from .trainers import PlainConfig, plain_train
 from .prepared import HeadGenerator, prep_defaults
 
 
@@ -86,9 +86,9 @@ class ICIS(HeadGenerator):
             j = torch.randint(0, len(rows), (1, hp["batch"]), generator=g)
             return (lambda s: (desc[j], rows[j])), None
 
-        cfg = MetaConfig(iters=hp["iters"], meta_batch=1, inner_steps=1, outer="plain", outer_lr=hp["train_lr"])
-        meta_loop(self.net, lambda p, x, y: functional_call(self.net, p, (x, y)), draw, cfg, ctx.progress,
-                  f"{self.name} train", select=self.selector)
+        plain_train(self.net, lambda p, x, y: functional_call(self.net, p, (x, y)), draw,
+                    PlainConfig(iters=hp["iters"], lr=hp["train_lr"]), ctx.progress, f"{self.name} train",
+                    select=self.selector, store=ctx.store)
         self.net.eval()
 
     @torch.no_grad()

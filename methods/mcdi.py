@@ -158,7 +158,8 @@ class WeightDiffusion(HeadGenerator):
         self._build(targets.shape[-1], emb_n.shape[1])
         self.curves = reptile_denoiser(self.net, targets_n, emb_n, s_of, self.alphas, self.meta_config(),
                                        generator(ctx.seed, "mcdi-meta"), ctx.progress, f"{self.name} meta-train",
-                                       s_lo=s_lo, time_map=self.time_map, select=self.selector)
+                                       s_lo=s_lo, time_map=self.time_map, select=self.selector,
+                                       store=ctx.store)
         self.net.eval()
 
     # -- generation -------------------------------------------------------------------------------

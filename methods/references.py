@@ -24,6 +24,7 @@ from .meta_baseline import cosine_logits
 
 class CentroidReference(FeatureMethod):
     name = "ref-centroid"
+    REFERENCE = True
     ANY_WAY = True
     paper = "reference: cosine nearest centroid on the frozen body"
     DEFAULTS = {"smoke": {}, "cpu": {}, "paper": {}}
@@ -46,6 +47,7 @@ class CentroidReference(FeatureMethod):
 
 class TargetHeadReference(FeatureMethod):
     name = "ref-target-head"
+    REFERENCE = True
     ANY_WAY = True
     paper = "reference: theta_M of Algorithm 1 on the test task's support set"
     DEFAULTS = {p: {k: v for k, v in hp.items() if k in PrepConfig().to_dict()}

@@ -1,6 +1,6 @@
 """LLO-VAE (Lt-Di paper, Table 1: "When only C1 is used, we employ the vanilla VAE to
 generate weights"): a conditional VAE over the flattened, normalised head, meta-trained with
-REPTILE (Algorithm 2's loop, :func:`~methods.diffusion.meta_train.meta_loop`) on the heads
+REPTILE (Algorithm 2's loop, :func:`~methods.trainers.reptile_train`) on the heads
 theta_M prepared by Algorithm 1; a new task's head is decoded from z ~ N(0, I) and the
 task embedding (support class means) - no gradient steps at test time.
 
@@ -30,7 +30,7 @@ from torch import nn
 from benchmark.config import ConfigError
 from benchmark.seeding import derive_seed, generator
 
-from .diffusion.meta_train import MetaConfig, meta_loop
+from .trainers import ReptileConfig, reptile_train
 from .prepared import HeadGenerator, prep_defaults
 
 
@@ -103,9 +103,10 @@ class LLOVAE(HeadGenerator):
             return (lambda s: (x[j], e[j], noise[s])), None
 
         loss_fn = (lambda p, xi, ei, ni: torch.func.functional_call(self.net, p, (xi, ei, ni)))
-        cfg = MetaConfig(iters=hp["meta_iters"], meta_batch=B, inner_steps=K, inner_lr=hp["inner_lr"],
-                         outer=hp["outer"], outer_lr=hp["outer_lr"])
-        meta_loop(self.net, loss_fn, draw, cfg, ctx.progress, f"{self.name} meta-train", select=self.selector)
+        cfg = ReptileConfig(iters=hp["meta_iters"], meta_batch=B, inner_steps=K, inner_lr=hp["inner_lr"],
+                            outer=hp["outer"], outer_lr=hp["outer_lr"])
+        reptile_train(self.net, loss_fn, draw, cfg, ctx.progress, f"{self.name} meta-train", select=self.selector,
+                      store=ctx.store)
         self.net.eval()
 
     @torch.no_grad()

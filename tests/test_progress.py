@@ -3,7 +3,7 @@ iteration and ends with the same parameters as an uninterrupted run."""
 import pytest
 import torch
 
-from benchmark.progress import resumable, resumed_at
+from benchmark.progress import resumable
 from methods.diffusion.denoiser import UNet1D
 from methods.diffusion.meta_train import MetaConfig, reptile_denoiser
 from methods.diffusion.schedule import linear_alphas
@@ -30,9 +30,10 @@ def _train(prefix, kill_at=None, outer="adam"):
         randint.calls = 0
         torch.randint = randint
     try:
-        with resumable(prefix, every=4):
-            curves = reptile_denoiser(net, targets, emb, torch.tensor([4, 8, 12]), linear_alphas(12), cfg, g)
-            where = resumed_at()
+        with resumable(prefix, every=4) as store:
+            curves = reptile_denoiser(net, targets, emb, torch.tensor([4, 8, 12]), linear_alphas(12), cfg, g,
+                                      store=store)
+            where = store.resumed if store is not None else {}
     finally:
         if kill_at is not None:
             torch.randint = real

@@ -29,8 +29,11 @@ def test_build_table_with_paper_values_and_latex():
     ti = df[df.dataset == "tiered-imagenet"].iloc[0]
     assert ti.status == "missing data" and ti.paper_acc_mean == 49.12
     tex = to_latex(df, "cap", "tab:x")
-    assert r"82.00 $\pm$ 2.83 (95.39 $\pm$ 0.09)" in tex
-    assert r"\textit{missing data}" in tex and r"\begin{tabular}" in tex and "4.000 & 20.7" in tex
+    # the paper's shape: a dataset header over (way, shot) columns, display names, ours in bold as the
+    # best method row, the paper's values in a second block
+    assert r"\multicolumn{1}{c}{Omniglot} & \multicolumn{1}{c}{Tiered-ImageNet}" in tex
+    assert r"REPTILE & \textbf{82.00 $\pm$ 2.83} & \textit{missing data} & 4.000 \\" in tex
+    assert r"\textit{Paper}" in tex and r"REPTILE & 95.39 $\pm$ 0.09 & 49.12" in tex and "& 20.7" in tex
 
 
 def test_partial_seeds_flagged():
