@@ -62,6 +62,9 @@ def pretrain_body(ds, backbone: str, width: int, epochs: int, batch: int, lr: fl
             idx = perm[s * batch:(s + 1) * batch]
             x = augment(ds.normalize(split.images[idx]), g, flip).to(device, memory_format=torch.channels_last)
             loss = F.cross_entropy(clf(body(x)), split.labels[idx].to(device))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"pretraining the {ds.name} body diverged (loss {loss.item()} at epoch "
+                                         f"{_ + 1}, step {s + 1}); lower body_lr (now {lr})")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -90,6 +93,10 @@ def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch:
         return body.to(device).eval()
     trained = pretrain_body(ds, backbone, width, epochs, batch, lr, seed, device, progress)
     state = {k: v.detach().cpu().clone() for k, v in trained.state_dict().items()}
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:                                              # never cache (or use) a non-finite body
+        raise FloatingPointError(f"pretraining the {ds.name} body gave non-finite weights ({bad[0]}); "
+                                 f"lower body_lr (now {lr})")
     if path is not None:
         atomic_torch_save(state, path)
     # hand back the body exactly as a later load would build it (same module, memory format and

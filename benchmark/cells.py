@@ -11,9 +11,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .config import SETTING_RULES
+
 # options whose keys are pipeline settings (profile_settings) rather than method hyper-parameters
-PIPELINE_KEYS = {"image_size", "body_width", "body_epochs", "body_batch", "body_lr", "test_episodes",
-                 "latency_episodes", "query", "selection", "val_checkpoints", "val_episodes"}
+PIPELINE_KEYS = set(SETTING_RULES)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,27 @@ def make_options(**kw) -> tuple:
     return tuple(sorted(kw.items()))
 
 
+class CorruptRecordError(ValueError):
+    """A record file that cannot be read (truncated, edited by hand, not JSON)."""
+
+
 def load_record(path: Path) -> dict:
-    with open(path) as fh:
-        return json.load(fh)
+    """One cell record; a truncated or corrupt file is one clear error naming it.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.json"; _ = p.write_text('{"acc": 9')
+        >>> load_record(p)                      # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        benchmark.cells.CorruptRecordError: ...r.json is not a readable record (...); delete it and run its cell again
+    """
+    try:
+        with open(path) as fh:
+            rec = json.load(fh)
+        if not isinstance(rec, dict) or "cell" not in rec or "acc" not in rec:
+            raise ValueError("no cell or accuracy")
+        return rec
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+        raise CorruptRecordError(f"{path} is not a readable record ({exc}); delete it and run its cell again") \
+            from None

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from .cells import PIPELINE_KEYS, Cell
-from .config import PROFILES, ConfigError, cache_root, data_root
+from .cells import Cell
+from .config import PROFILES, ConfigError, cache_root, data_root, parse_setting
 from .data import DataCorruptError, DataMissingError
 from .runner import run_grid
 from .sweep import EXECUTORS, ExecutorOptions, print_status, submit_grid, sweep_status
@@ -82,7 +82,9 @@ def parser(grid: Grid) -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="redo finished cells")
     p.add_argument("--jobs", type=int, default=1, help="cells run in parallel worker processes ($MCDI_THREADS torch threads each, default 1)")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--table-only", action="store_true", help="only aggregate existing records")
+    p.add_argument("--table-only", action="store_true", help="only aggregate the records present (all of the grid's)")
+    p.add_argument("--allow-shrink", action="store_true",
+                   help="write the table even if it has fewer measured rows or seeds than the file it replaces")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="pipeline settings for every cell, e.g. --set body_width=64 body_epochs=5; the rows "
                         "are labelled with them and the table goes to <table>[_<profile>]_<tag>")
@@ -104,7 +106,7 @@ def parser(grid: Grid) -> argparse.ArgumentParser:
 
 def parse_overrides(pairs: list, tag: str | None = None) -> tuple:
     """``--set KEY=VALUE ...`` -> (sorted option pairs, tag). Only pipeline settings
-    (:data:`benchmark.cells.PIPELINE_KEYS`) are accepted; values are ints, floats or strings.
+    (:data:`benchmark.config.SETTING_RULES`) are accepted, each type- and range-checked.
 
     Example:
         >>> parse_overrides(["body_width=64", "body_epochs=5"])
@@ -115,14 +117,7 @@ def parse_overrides(pairs: list, tag: str | None = None) -> tuple:
         key, sep, raw = pair.partition("=")
         if not sep or not raw:
             raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
-        if key not in PIPELINE_KEYS:
-            raise ConfigError(f"--set: unknown setting {key!r}; choose from {', '.join(sorted(PIPELINE_KEYS))}")
-        for cast in (int, float, str):
-            try:
-                out[key] = cast(raw)
-                break
-            except ValueError:
-                continue
+        out[key] = parse_setting(key, raw)                  # typed and range-checked, or one clear error
     opts = tuple(sorted(out.items()))
     if tag is None:
         tag = "-".join(f"{k}{v}" for k, v in opts)
@@ -136,14 +131,56 @@ def table_stem(results_dir: Path, table: str, profile: str) -> Path:
     return Path(results_dir) / (table if profile == "cpu" else f"{table}_{profile}")
 
 
+def check_names(grid: Grid, methods, datasets) -> None:
+    """``--methods`` / ``--datasets`` must name rows and datasets of this grid (exact spelling)."""
+    from methods import get_method
+    labels = {m for _, m, _ in grid.rows()} | {v for v, _, _ in grid.rows() if v}
+    for m in methods or []:
+        if m not in labels:
+            get_method(m)                                  # not registered at all: the registered list
+            raise ConfigError(f"--methods: {m!r} is not a row of {grid.table}; its rows: {', '.join(sorted(labels))}")
+    for d in datasets or []:
+        if d not in grid.datasets:
+            raise ConfigError(f"--datasets: {d!r} is not a dataset of {grid.table}; choose from "
+                              f"{', '.join(grid.datasets)} (names are lower case)")
+
+
+def check_not_shrinking(df, csv_path: Path) -> None:
+    """Refuse to replace a table by one with fewer measured rows or fewer seeds in a row."""
+    import pandas as pd
+    if not csv_path.exists():
+        return
+    try:
+        old = pd.read_csv(csv_path)
+    except Exception:
+        return                                             # unreadable: it is replaced
+    key = ["method", "dataset", "way", "shot"]
+    old = old[old["n_seeds"] > 0].set_index(key)["n_seeds"]
+    new = df[df["n_seeds"] > 0].set_index(key)["n_seeds"]
+    lost = [k for k in old.index if k not in new.index or new[k] < old[k]]
+    if lost:
+        shown = ", ".join(f"{m} {d} ({w},{s})" for m, d, w, s in lost[:4])
+        raise ConfigError(f"{csv_path} has more measured rows or seeds than the records give now ({shown}"
+                          f"{', ...' if len(lost) > 4 else ''}); its records were removed or moved. Pass "
+                          f"--allow-shrink to write the smaller table anyway")
+
+
 def grid_main(grid: Grid, argv=None) -> int:
-    """Run a grid from the command line, then write its table. Returns an exit code."""
-    from methods import UnknownMethodError, get_method, registered
+    """Run a grid from the command line, then write its table. Returns an exit code.
+
+    Names, options and settings are checked before anything runs; the table is always built from
+    every record present for the whole grid (a run restricted by ``--methods``, ``--datasets`` or
+    ``--seeds`` adds its cells, it never replaces the others), and never replaces a table that has
+    more measured rows or seeds unless ``--allow-shrink``."""
+    from methods import UnknownMethodError, registered
+    from .cells import CorruptRecordError
+    from .runner import preflight, split_available
     args = parser(grid).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
-        for m in args.methods or []:
-            get_method(m)                                     # unknown names -> the registered list
+        check_names(grid, args.methods, args.datasets)
+        if args.seeds is not None and any(s < 0 for s in args.seeds):
+            raise ConfigError("--seeds must be non-negative integers")
         root = data_root(args.data) if not all(d == "synthetic" for d in grid.datasets) else None
         cache = cache_root(args.cache)
         overrides, tag = parse_overrides(args.overrides, args.tag)
@@ -153,7 +190,6 @@ def grid_main(grid: Grid, argv=None) -> int:
         absent = sorted({c.method for c in all_cells} - set(registered()))
         if absent:
             print(f"not implemented yet (rows left out, not faked): {', '.join(absent)}")
-        missing = {}
         if args.status:
             print_status(sweep_status(runnable, args.results, sweep_name, args.profile))
             return 0
@@ -161,41 +197,42 @@ def grid_main(grid: Grid, argv=None) -> int:
                                      gpus_per_node=args.gpus_per_node, cpus_per_task=args.cpus_per_task,
                                      mem_gb=args.mem_gb, timeout_min=args.timeout_min,
                                      array_parallelism=args.array_parallelism)
+        # everything checkable before training: options, settings, episode shapes on the data present
+        missing = preflight(runnable, root, cache) if not args.table_only else split_available(runnable, root)[1]
+        if runnable and all(c.dataset in missing for c in runnable):
+            for msg in missing.values():
+                print(f"error: {msg}", file=sys.stderr)
+            return 2
         failed = []
         if not args.table_only and opts.kind == "inline":
             out = run_grid(runnable, root, cache, args.results, args.device, args.force, not args.no_progress,
                            args.jobs)
-            missing = out["missing_data"]
         elif not args.table_only:
             out = submit_grid(runnable, root, cache, args.results, args.device, args.force, opts, sweep_name,
                               args.profile)
-            missing, failed = out["missing_data"], out["failed"]
-        else:
-            from .data import check_available
-            for c in runnable:
-                try:
-                    check_available(c.dataset, root)
-                except DataMissingError as exc:
-                    missing.setdefault(c.dataset, str(exc))
-        # the table shows every registered method of the grid that has records (a run restricted
-        # with --methods adds its rows to the table instead of replacing the others)
-        keys = lambda c: (c.method, c.dataset, c.shot, c.seed, c.variant)
-        shown = [c for c in grid.cells(args.profile, args.seeds, None, args.datasets, overrides, tag)
-                 if c.method in registered()]
+            failed = out["failed"]
+        # the table: every registered row of the whole grid that has records, over all seeds present
+        shown = [c for c in grid.cells(args.profile, None, None, None, overrides, tag) if c.method in registered()]
         all_records = load_records(args.results, grid.table, args.profile)
-        have = {r["cell"]["method"] for r in all_records} | {c.method for c in runnable}
-        shown = [c for c in shown if c.method in have]
-        wanted = {keys(c) for c in shown}
+        have = {(r["cell"]["method"], r["cell"].get("variant") or "") for r in all_records}
+        shown = [c for c in shown if (c.method, c.variant) in have]
+        wanted = {(c.method, c.dataset, c.way, c.shot, c.variant) for c in shown}
         records = [r for r in all_records
-                   if (r["cell"]["method"], r["cell"]["dataset"], r["cell"]["shot"], r["cell"]["seed"],
+                   if (r["cell"]["method"], r["cell"]["dataset"], r["cell"]["way"], r["cell"]["shot"],
                        r["cell"].get("variant") or "") in wanted]
         df = build_table(records, shown, grid.paper_table or grid.table, missing, grid.source,
-                         expected_seeds=len(args.seeds or grid.seeds))
+                         expected_seeds=len(grid.seeds))
+        if df.empty:
+            raise ConfigError(f"no records of {grid.table} ({args.profile}) under {args.results}/runs: nothing to "
+                              f"tabulate, no table written")
         stem = table_stem(args.results, grid.out_name or grid.table, args.profile)
         if overrides:
             stem = stem.with_name(f"{stem.name}_{tag}")
+        if not args.allow_shrink:
+            check_not_shrinking(df, Path(f"{stem}.csv"))
         csv_path, tex_path = write_table(df, stem, grid.caption)
-    except (UnknownMethodError, ConfigError, DataMissingError, DataCorruptError) as exc:
+    except (UnknownMethodError, ConfigError, DataMissingError, DataCorruptError, CorruptRecordError,
+            FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     with_pd = df[["method", "dataset", "way", "shot", "n_seeds", "acc_mean", "acc_std", "paper_acc_mean",

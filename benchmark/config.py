@@ -102,6 +102,54 @@ _DATASET = {
 }
 
 
+# type and allowed range of every pipeline setting (``--set KEY=VALUE``)
+SETTING_RULES = {
+    "image_size": (int, 8), "body_width": (int, 1), "body_epochs": (int, 1), "body_batch": (int, 1),
+    "body_lr": (float, 0.0), "test_episodes": (int, 1), "latency_episodes": (int, 1), "query": (int, 1),
+    "selection": (str, ("val", "last")), "val_checkpoints": (int, 1), "val_episodes": (int, 1),
+}
+
+
+def parse_setting(key: str, raw) -> object:
+    """A pipeline setting's value, type-checked and range-checked: one clear :class:`ConfigError`.
+
+    Example:
+        >>> parse_setting("body_width", "64")
+        64
+        >>> parse_setting("body_lr", "abc")
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: --set body_lr=abc: expected a number (float)
+    """
+    if key not in SETTING_RULES:
+        raise ConfigError(f"--set: unknown setting {key!r}; choose from {', '.join(sorted(SETTING_RULES))}")
+    kind, rule = SETTING_RULES[key]
+    if kind is str:
+        if str(raw) not in rule:
+            raise ConfigError(f"--set {key}={raw}: choose one of {', '.join(rule)}")
+        return str(raw)
+    try:
+        value = kind(raw)
+        if kind is int and float(raw) != value:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"--set {key}={raw}: expected {'an integer' if kind is int else 'a number (float)'}") \
+            from None
+    if value != value or value in (float("inf"), float("-inf")) or \
+            (kind is float and value <= rule) or (kind is int and value < rule):
+        bound = f"> {rule}" if kind is float else f">= {rule}"
+        raise ConfigError(f"--set {key}={raw}: must be {bound}")
+    return value
+
+
+def check_settings(settings: dict) -> dict:
+    """Check every known pipeline setting of ``settings`` (after overrides); returns it."""
+    for k, v in settings.items():
+        if k in SETTING_RULES:
+            parse_setting(k, v)
+    return settings
+
+
 def profile_settings(profile: str, dataset: str) -> dict:
     """Settings of the shared pipeline for ``profile`` on ``dataset``.
 

@@ -17,7 +17,7 @@ import torch
 
 from .body import compute_features, get_body
 from .cells import Cell
-from .config import profile_settings
+from .config import check_settings, profile_settings
 from .data import EpisodeSampler, load_dataset
 from .seeding import derive_seed
 
@@ -37,6 +37,7 @@ class Context:
     def build(cls, cell: Cell, data_root, cache_dir, device="cpu", progress=False, dataset=None) -> "Context":
         settings = profile_settings(cell.profile, cell.dataset)
         settings.update(cell.settings_overrides())
+        check_settings(settings)
         if dataset is None:
             extra = {"seed": 0} if cell.dataset == "synthetic" else {}
             dataset = load_dataset(cell.dataset, data_root, settings["image_size"], cache_dir, **extra)

@@ -27,9 +27,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .cells import Cell, load_record
-from .config import cpu_threads, profile_settings
+from .config import ConfigError, check_settings, cpu_threads, profile_settings
 from .context import Context
-from .data import DataMissingError, check_available, load_dataset
+from .data import DataMissingError, EpisodeSampler, check_available, load_dataset
 from .atomic import atomic_torch_save, write_json_atomic  # noqa: F401  (write_json_atomic re-exported)
 from .evaluate_core import evaluate
 from .progress import resumable
@@ -101,8 +101,7 @@ def trained_method(cell: Cell, data_root, cache_dir, device="cpu", force=False, 
 
 
 def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, datasets) -> tuple:
-    from methods import get_method
-    get_method(cell.method)                      # unknown name -> clear error before any work
+    validate_cell(cell)                          # unknown name, bad option or setting -> clear error before any work
     check_available(cell.dataset, data_root)
     dataset = shared_dataset(cell, data_root, cache_dir, datasets) if datasets is not None else None
     ctx = Context.build(cell, data_root, cache_dir, device, progress, dataset=dataset)
@@ -126,6 +125,7 @@ def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, d
         method.selector.finish()
         method.selection = method.selector.summary()
     meta_train_s = time.perf_counter() - t0
+    assert_finite_state(method.state_dict(), f"{cell.method} (meta-trained)")   # never cache a diverged model
     if ckpt is not None:
         atomic_torch_save({"state": method.state_dict(), "selection": getattr(method, "selection", None)}, ckpt)
     return method, ctx, meta_train_s, False
@@ -158,6 +158,70 @@ def _same_json(a, b) -> bool:
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
+def assert_finite_state(state, what: str) -> None:
+    """Raise if any floating tensor in a (nested) state dict is NaN/inf."""
+    def walk(x, name):
+        if isinstance(x, torch.Tensor):
+            if x.is_floating_point() and not torch.isfinite(x).all():
+                raise FloatingPointError(f"{what}: {name} is non-finite; the training diverged (lower its "
+                                         f"learning rate), nothing was cached or recorded")
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, f"{name}.{k}" if name else str(k))
+        elif isinstance(x, (list, tuple)):
+            for i, v in enumerate(x):
+                walk(v, f"{name}[{i}]")
+    walk(state, "")
+
+
+def validate_cell(cell: Cell) -> None:
+    """Check a cell's method options and pipeline settings without data: an unknown method or
+    option, inconsistent settings (e.g. T not divisible by k with strict segments) or an
+    out-of-range value is one :class:`ConfigError` naming the cell."""
+    from types import SimpleNamespace
+
+    from methods import get_method
+    cls = get_method(cell.method)
+    _, settings = expected_config(cell)
+    check_settings(settings)
+    try:
+        cls(SimpleNamespace(profile=cell.profile, cell=cell), **cell.method_options())
+    except ConfigError as exc:
+        raise ConfigError(f"{cell}: {exc}") from None
+    except ValueError as exc:                     # a method's own consistency check
+        raise ConfigError(f"{cell}: {exc}") from None
+
+
+def preflight(cells: list, data_root, cache_dir) -> dict:
+    """Everything that can be checked before any training, for every cell: options and settings
+    (:func:`validate_cell`), and, for each dataset present, that its splits hold the episodes the
+    cells ask for (way, shot + query images per class; the validation split too). Returns
+    ``{missing dataset: message}``; raises :class:`ConfigError` / data errors otherwise."""
+    from methods import get_method
+    for c in {(c.method, c.options, c.profile, c.dataset): c for c in cells}.values():
+        validate_cell(c)
+    todo, missing = split_available(cells, data_root)
+    datasets: dict = {}
+    seen = set()
+    for c in todo:
+        _, settings = expected_config(c)
+        key = (c.dataset, c.way, c.shot, settings["query"], settings["image_size"], settings.get("selection"))
+        if key in seen:
+            continue
+        seen.add(key)
+        ds = shared_dataset(c, data_root, cache_dir, datasets)
+        needs = [("test", settings["query"]), ("train", 0)]
+        if settings.get("selection") == "val":
+            needs.append(("val", settings["query"]))
+        for split, query in needs:
+            try:
+                EpisodeSampler(ds.splits[split].labels, c.way, c.shot, query, 0)
+            except ConfigError as exc:
+                raise ConfigError(f"{c.dataset} {split} split, {c.way}-way {c.shot}-shot: {exc}") from None
+        get_method(c.method)
+    return missing
+
+
 def same_cell_elsewhere(cell: Cell, results_dir) -> Path | None:
     """A finished record of the same computation under another table: the same cell but for the
     table, *and* the same hyper-parameters and pipeline settings as this cell would run with now
@@ -175,10 +239,47 @@ def same_cell_elsewhere(cell: Cell, results_dir) -> Path | None:
 
 def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=False, progress=False,
              datasets: dict | None = None) -> dict:
-    """Run one cell (or return its existing record) and write ``cell.record_path(results_dir)``."""
+    """Run one cell (or return its existing record) and write ``cell.record_path(results_dir)``.
+    A per-cell lock makes a second run on the same results folder wait for a cell in progress and
+    then take its record, instead of computing it twice."""
     path = cell.record_path(results_dir)
     if path.exists() and not force:
         return load_record(path)
+    validate_cell(cell)                          # bad options/settings: an error before anything is written
+    cpu_threads()
+    check_available(cell.dataset, data_root)
+    with cell_lock(cell, results_dir):
+        if path.exists() and not force:          # finished by another run while we waited
+            return load_record(path)
+        return _run_cell(cell, data_root, cache_dir, results_dir, device, force, progress, datasets)
+
+
+@contextmanager
+def cell_lock(cell: Cell, results_dir):
+    """An exclusive ``flock`` on ``results/.locks/<record path>.lock`` (released if the process dies)."""
+    import fcntl
+    rel = cell.record_path(results_dir).relative_to(results_dir)
+    lock = Path(results_dir) / ".locks" / rel.with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        except BaseException:                    # a failed cell leaves no lock files behind
+            lock.unlink(missing_ok=True)
+            for d in lock.parents:
+                if d == Path(results_dir) or not d.is_dir() or any(d.iterdir()):
+                    break
+                d.rmdir()
+            if Path(results_dir).is_dir() and not any(Path(results_dir).iterdir()):
+                Path(results_dir).rmdir()
+            raise
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run_cell(cell: Cell, data_root, cache_dir, results_dir, device, force, progress, datasets) -> dict:
+    path = cell.record_path(results_dir)
     if not force:
         twin = same_cell_elsewhere(cell, results_dir)
         if twin is not None:                     # the same computation, finished for another table

@@ -15,7 +15,6 @@ Example:
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pandas as pd
 from methods import is_reference
 
 from .atomic import write_text_atomic  # noqa: F401  (re-exported)
+from .cells import load_record
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.csv")
 KEYS = ["method", "dataset", "way", "shot"]
@@ -43,7 +43,7 @@ def records_frame(records: list) -> pd.DataFrame:
 def load_records(results_dir: Path | str, table: str, profile: str) -> list:
     """All JSON records under ``results/runs/<table>/<profile>/``."""
     base = Path(results_dir) / "runs" / table / profile
-    return [json.loads(p.read_text()) for p in sorted(base.glob("*/*.json"))]
+    return [load_record(p) for p in sorted(base.glob("*/*.json"))]
 
 
 def aggregate(df: pd.DataFrame) -> pd.DataFrame:

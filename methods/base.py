@@ -95,6 +95,7 @@ class Method:
         for ep in episodes:
             adapted = self.adapt(self.ctx.images(split, ep.support), ep.support_labels.to(self.ctx.device))
             logits = self.predict(adapted, self.ctx.images(split, ep.query))
+            check_logits(logits, self.name)
             accs.append((logits.argmax(-1).cpu() == ep.query_labels).float().mean())
         return torch.stack(accs)
 
@@ -104,6 +105,13 @@ class Method:
 
     def load_state_dict(self, state: dict) -> None:
         raise NotImplementedError
+
+
+def check_logits(logits: torch.Tensor, name: str) -> None:
+    """A diverged model's NaN logits must not become a chance-level accuracy (argmax of NaN is 0)."""
+    if not torch.isfinite(logits).all():
+        raise FloatingPointError(f"{name}: non-finite logits in evaluation; the model diverged (lower its learning "
+                                 f"rate); nothing recorded")
 
 
 def class_means(feats: torch.Tensor, labels: torch.Tensor, way: int) -> torch.Tensor:
@@ -155,6 +163,7 @@ class FeatureMethod(Method):
             sy = torch.stack([e.support_labels for e in eps]).to(self.ctx.device)
             qy = torch.stack([e.query_labels for e in eps])
             logits = self.predict_features(self.adapt_features(sf, sy, eps[0].way), qf)
+            check_logits(logits, self.name)
             accs.append((logits.argmax(-1).cpu() == qy).float().mean(1))
         return torch.cat(accs)
 

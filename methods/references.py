@@ -16,7 +16,7 @@ from benchmark.models.heads import head_forward
 from benchmark.seeding import derive_seed
 from benchmark.weights import PrepConfig, augmented_features, prepare_heads, unflatten_head
 
-from .base import FeatureMethod, class_means
+from .base import FeatureMethod, check_logits, class_means
 from .mcdi import WeightDiffusion
 from .prepared import theta0_seed
 from .meta_baseline import cosine_logits
@@ -89,7 +89,9 @@ class TargetHeadReference(FeatureMethod):
             heads = self._heads(sx, sy, eps[0].way)
             qf = torch.stack([feats[e.query] for e in eps]).to(ctx.device)
             qy = torch.stack([e.query_labels for e in eps])
-            accs.append((self.predict_features(heads, qf).argmax(-1).cpu() == qy).float().mean(1))
+            logits = self.predict_features(heads, qf)
+            check_logits(logits, self.name)
+            accs.append((logits.argmax(-1).cpu() == qy).float().mean(1))
         return torch.cat(accs)
 
     def state_dict(self):

@@ -33,7 +33,7 @@ from benchmark.config import ConfigError
 from benchmark.models.backbones import build_backbone
 from benchmark.seeding import generator
 
-from .base import Method
+from .base import Method, check_logits
 from .inner_loop import batched_adam, check_finite, cyclic_minibatches, stack_params
 
 
@@ -148,6 +148,7 @@ class Reptile(Method):
             with torch.no_grad():
                 logits = vmap(lambda p, x: functional_call(self.net, p, (x,)))(adapted, qx)
             qy = torch.stack([e.query_labels for e in eps])
+            check_logits(logits, self.name)
             accs.append((logits.argmax(-1).cpu() == qy).float().mean(1))
         return torch.cat(accs)
 

@@ -31,7 +31,7 @@ def test_sampler_seeded_determinism():
 
 
 def test_sampler_rejects_impossible_episodes():
-    with pytest.raises(ValueError, match="classes have"):
+    with pytest.raises(ValueError, match="classes of this split have"):
         EpisodeSampler(torch.arange(4).repeat_interleave(20), way=5, shot=1, query=15, seed=0)
 
 

@@ -86,12 +86,11 @@ def test_cli_unknown_method_and_missing_data(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "unknown method 'bogus'" in err and "reptile" in err
     assert not (tmp_path / "r").exists()
-    # a table whose only dataset is missing: no run, the table says "missing data"
+    # a grid whose data is entirely missing: one error naming the path expected, exit 2, nothing written
     rc = grid_main(grid, ["--profile", "smoke", "--data", str(tmp_path), "--results", str(tmp_path / "r"),
                           "--no-progress"])
-    assert rc == 0
-    csv = (tmp_path / "r" / "t3_smoke.csv").read_text()
-    assert "missing data" in csv and not list((tmp_path / "r").glob("runs/**/*.json"))
+    err = capsys.readouterr().err
+    assert rc == 2 and "omniglot-py" in err and not (tmp_path / "r").exists()
 
 
 def test_identical_cell_of_another_table_is_reused(tmp_path):

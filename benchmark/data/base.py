@@ -117,11 +117,24 @@ def stack_images(arrays: Iterable[np.ndarray]) -> torch.Tensor:
 
 
 def fingerprint(paths: Iterable[Path], *extra) -> str:
-    """Short hash of files' (name, size, mtime) and extra values, for cache keys."""
+    """Short hash of files' (resolved path, size, mtime in ns) and extra values, for cache keys: a
+    cache entry is rebuilt when any file it was built from moves, changes size or is touched (a
+    copy made with ``cp -p`` keeps times but not the path). A missing file is a clear error.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "a.png"; _ = f.write_bytes(b"x")
+        >>> k = fingerprint([f], 28); _ = f.write_bytes(b"xy"); k == fingerprint([f], 28)
+        False
+    """
     h = hashlib.sha1()
     for p in paths:
-        st = Path(p).stat()
-        h.update(f"{Path(p).name}:{st.st_size}:{int(st.st_mtime)}".encode())
+        p = Path(p)
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            raise DataMissingError(p.parent.name or "data", p, "restore the file or the dataset") from None
+        h.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
     h.update(repr(extra).encode())
     return h.hexdigest()[:12]
 

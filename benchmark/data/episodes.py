@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..config import ConfigError
 from ..seeding import derive_seed
 
 
@@ -43,15 +44,17 @@ class EpisodeSampler:
 
     def __init__(self, labels: torch.Tensor, way: int, shot: int, query: int, seed: int):
         if way < 1 or shot < 1 or query < 0:
-            raise ValueError(f"invalid episode shape way={way} shot={shot} query={query}")
+            raise ConfigError(f"invalid episode shape way={way} shot={shot} query={query}: way and shot must be "
+                              f">= 1, query >= 0")
         self.way, self.shot, self.query, self.seed = way, shot, query, seed
         labels = torch.as_tensor(labels)
         order = torch.argsort(labels, stable=True)
         counts = torch.bincount(labels)
         self.classes = torch.nonzero(counts >= shot + query).flatten()
         if len(self.classes) < way:
-            raise ValueError(f"only {len(self.classes)} classes have >= {shot + query} images; "
-                             f"a {way}-way {shot}-shot {query}-query episode needs {way}")
+            raise ConfigError(f"only {len(self.classes)} classes of this split have >= {shot + query} images; "
+                              f"a {way}-way {shot}-shot {query}-query episode needs {way}: lower the way, the "
+                              f"shot or --set query=")
         starts = torch.cumsum(counts, 0) - counts
         self._order, self._starts, self._counts = order, starts, counts
 

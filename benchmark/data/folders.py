@@ -45,20 +45,22 @@ def load_mini_imagenet(root: Path | str, image_size: int = 84, cache_dir: Path |
         if not csv_path.is_file():
             raise DataMissingError("mini-imagenet", csv_path, MINI_HOW)
 
-        def build(csv_path=csv_path):
-            with open(csv_path, newline="") as fh:
-                rows = list(csv.reader(fh))
-            if not rows or [c.strip() for c in rows[0][:2]] != ["filename", "label"]:
-                raise DataCorruptError(f"mini-imagenet: {csv_path} must start with header 'filename,label'")
-            rows = [r for r in rows[1:] if r]
-            files = [base / "images" / r[0] for r in rows]
-            for f in files:
-                if not f.is_file():
-                    raise DataMissingError("mini-imagenet", f, MINI_HOW)
+        with open(csv_path, newline="") as fh:
+            rows = list(csv.reader(fh))
+        if not rows or [c.strip() for c in rows[0][:2]] != ["filename", "label"]:
+            raise DataCorruptError(f"mini-imagenet: {csv_path} must start with header 'filename,label'")
+        rows = [r for r in rows[1:] if r]
+        files = [base / "images" / r[0] for r in rows]
+        for f in files:
+            if not f.is_file():
+                raise DataMissingError("mini-imagenet", f, MINI_HOW)
+
+        def build(rows=rows, files=files):
             labels, classes = labels_from_names([r[1] for r in rows])
             return {"images": _decode_files(files, image_size, "RGB"), "labels": labels, "classes": classes}
 
-        key = f"mini-imagenet-{split}-{image_size}-{fingerprint([csv_path], image_size)}"
+        # keyed on the csv and every image it lists: a changed, replaced or re-timed image rebuilds it
+        key = f"mini-imagenet-{split}-{image_size}-{fingerprint([csv_path] + files, image_size)}"
         d = cached(cache_dir, key, build)
         out[split] = ImageSplit(d["images"], d["labels"], d["classes"])
     _check_disjoint("mini-imagenet", out)
@@ -88,7 +90,7 @@ def load_image_folder_splits(root: Path | str, name: str, image_size: int = 84, 
             labels, classes = labels_from_names([f.parent.name for f in files])
             return {"images": _decode_files(files, image_size, mode), "labels": labels, "classes": classes}
 
-        key = f"{name}-{split}-{image_size}-{mode}-{fingerprint(files[:1] + files[-1:], len(files), image_size)}"
+        key = f"{name}-{split}-{image_size}-{mode}-{fingerprint(files, image_size)}"
         d = cached(cache_dir, key, build)
         out[split] = ImageSplit(d["images"], d["labels"], d["classes"])
     _check_disjoint(name, out)

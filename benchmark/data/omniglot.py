@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import torch
@@ -63,7 +64,12 @@ def _decode_all(base: Path, image_size: int) -> dict:
             if m is None:
                 raise DataCorruptError(f"omniglot: unexpected member {member!r} (expected "
                                        f"{set_name}/<alphabet>/characterNN/<id>_<drawer>.png)")
-            images.append(torch.from_numpy(decode_image(read(), image_size, "L")))
+            try:
+                data = read()
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+                raise DataCorruptError(f"omniglot: member {member} of {base / set_name}.zip is damaged ({exc}); "
+                                       f"download the archive again ({HOW})") from None
+            images.append(torch.from_numpy(decode_image(data, image_size, "L")))
             keys.append("/".join(m.groups()[:3]))
             n += 1
         if n == 0:
@@ -107,7 +113,9 @@ def load(root: Path | str, image_size: int = 28, split: str = "vinyals", rotatio
         missing = next(base / f"{s}.zip" for s in SETS
                        if not any(p.name.startswith(s) for p in sources))
         raise DataMissingError("omniglot", missing, HOW)
-    key = f"omniglot-{image_size}-{fingerprint(sources, image_size)}"
+    # keyed on each archive, or on every image of an extracted folder (a changed image rebuilds it)
+    files = [f for p in sources for f in ([p] if p.is_file() else sorted(p.glob("*/*/*.png")))]
+    key = f"omniglot-{image_size}-{fingerprint(files, image_size)}"
     raw = cached(cache_dir, key, lambda: _decode_all(base, image_size))
     chars = sorted(set(raw["keys"]))
     per_split = _split_characters(chars, split)
