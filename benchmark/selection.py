@@ -86,9 +86,14 @@ class Selector:
         return acc
 
     def finish(self) -> None:
-        """Restore the best state (after the method's training returned)."""
+        """Restore the best state (after the method's training returned); the training's logs
+        (``TRAINING_LOGS``, e.g. Mc-Di's per-target loss curves for Figure 5) are kept whole."""
         if self.best_state is not None:
+            logs = {k: getattr(self.method, k) for k in getattr(self.method, "TRAINING_LOGS", ()) if
+                    hasattr(self.method, k)}
             self.method.load_state_dict(self.best_state)
+            for k, v in logs.items():
+                setattr(self.method, k, v)
 
     def summary(self) -> dict:
         return {"rule": "val", "checkpoints": self.checkpoints, "episodes": len(self.episodes),

@@ -82,6 +82,8 @@ class WeightDiffusion(HeadGenerator):
         if hp["schedule"] not in SCHEDULES:
             raise ConfigError(f"{self.name}: schedule must be one of {', '.join(SCHEDULES)}")
 
+    TRAINING_LOGS = ("curves",)  # kept whole when model selection restores an earlier state
+
     # -- the denoiser ------------------------------------------------------------------------
     extra_channels = 0          # further per-weight inputs of the U-Net (Meta-Diff: the support gradient)
 

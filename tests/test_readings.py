@@ -75,3 +75,48 @@ def test_early_stopping_relative_to_start_stops_a_geometric_decay():
     start = early_stop_steps(losses, PrepConfig(max_steps=100, stop_ref="start"))
     current = early_stop_steps(losses, PrepConfig(max_steps=100, stop_ref="current", tol=0.01))
     assert 12 <= int(start) < 100 and int(current) == 100
+
+
+def test_model_selection_keeps_the_best_validation_state():
+    """The selector scores the loop's checkpoints on validation episodes and restores the best."""
+    from types import SimpleNamespace as NS
+
+    from benchmark.selection import Selector
+
+    class Fake:
+        name, TRAINING_LOGS = "fake", ("curves",)
+
+        def __init__(self):
+            self.w, self.curves = 0.0, []
+            ctx = Context.build(Cell("t", "mc-di", "synthetic", 5, 1, 0, "smoke"), None, None)
+            self.ctx = NS(split=ctx.split, way=5, shot=1, seed=0, cell=ctx.cell, settings=ctx.settings, _features={})
+
+        def episode_accuracies(self, split, episodes):
+            assert split == "val"
+            return torch.full((len(episodes),), 1 - abs(self.w - 3) / 10)     # best at w = 3
+
+        def state_dict(self):
+            return {"w": torch.tensor(self.w)}
+
+        def load_state_dict(self, s):
+            self.w, self.curves = float(s["w"]), []
+
+    m = Fake()
+    sel = Selector(m, checkpoints=5, episodes=4)
+    for it in range(11):
+        m.w = float(it)
+        m.curves.append(it)
+        if sel.due(it, 10):
+            sel.score(it)
+    sel.finish()
+    assert sel.best_it in (2, 4) and m.w == float(sel.best_it)          # checkpoints 2 and 4 tie (|w - 3| = 1)
+    assert m.w == float(sel.best_it) and m.curves == list(range(11))         # logs kept whole
+    assert [it for it, _ in sel.summary()["curve"]] == [0, 2, 4, 6, 8, 10]
+
+
+def test_trained_mcdi_keeps_its_curves_after_selection(tmp_path):
+    from benchmark.runner import trained_method
+    m, _, _, _ = trained_method(Cell("t", "mc-di", "synthetic", 5, 1, 0, "smoke"), None, tmp_path)
+    assert m.selection["curve"] and len(m.curves) > 0
+    m2, _, _, reused = trained_method(Cell("t", "mc-di", "synthetic", 5, 1, 0, "smoke"), None, tmp_path)
+    assert reused and m2.curves == m.curves and m2.selection == m.selection
