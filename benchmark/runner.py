@@ -145,10 +145,7 @@ def expected_config(cell: Cell) -> tuple:
     """``(hparams, settings)`` the cell will run with, from the registry and the profile alone (no data):
     what a finished record must hold to stand for this cell."""
     from methods import get_method
-    cls = get_method(cell.method)
-    hp = dict(cls.DEFAULTS.get(cell.profile, {}))
-    hp.update(cls.DATASET_DEFAULTS.get(cell.dataset, {}).get(cell.profile, {}))
-    hp.update(cell.method_options())
+    hp = get_method(cell.method).hyper_parameters(cell.profile, cell.dataset, cell.method_options())
     settings = profile_settings(cell.profile, cell.dataset)
     settings.update(cell.settings_overrides())
     return hp, settings

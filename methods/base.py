@@ -68,14 +68,20 @@ class Method:
 
     def __init__(self, ctx, **options):
         self.ctx = ctx
-        hp = dict(self.DEFAULTS.get(ctx.profile, {}))
-        hp.update(self.DATASET_DEFAULTS.get(ctx.cell.dataset, {}).get(ctx.profile, {}))
+        self.hp = self.hyper_parameters(ctx.profile, ctx.cell.dataset, options)
+        self.validate()
+
+    @classmethod
+    def hyper_parameters(cls, profile: str, dataset: str, options: dict) -> dict:
+        """``DEFAULTS[profile]``, refined by ``DATASET_DEFAULTS[dataset][profile]``, overridden by
+        ``options`` (an unknown option is a :class:`ConfigError`)."""
+        hp = dict(cls.DEFAULTS.get(profile, {}))
+        hp.update(cls.DATASET_DEFAULTS.get(dataset, {}).get(profile, {}))
         unknown = set(options) - set(hp)
         if unknown:
-            raise ConfigError(f"{self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(hp)}")
+            raise ConfigError(f"{cls.name}: unknown option(s) {sorted(unknown)}; known: {sorted(hp)}")
         hp.update(options)
-        self.hp = hp
-        self.validate()
+        return hp
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` on inconsistent hyper-parameters (before any work)."""
