@@ -89,7 +89,7 @@ _COMMON = {
 # cpu profile: Conv4-64 (the papers' width) on both datasets. Omniglot: 5 epochs (~90 s; nearest
 # centroid 96.7% vs 78.8% with the former Conv4-32 x 3 epochs). mini-ImageNet: 32x32 images, 8
 # epochs (~3 min); at 84x84 one epoch takes 221 s here (a body in ~30 min), but its 1600-d
-# features make 8,005-weight heads, 25x Omniglot's, and a Table 3 of ~40 h (README, "Profiles").
+# features make 8,005-weight heads and one Mc-Di meta-iteration 11x slower (README, "Profiles").
 _DATASET = {
     "omniglot": {"smoke": dict(image_size=28), "cpu": dict(image_size=28),
                  "paper": dict(image_size=28)},
