@@ -113,11 +113,11 @@ class Method:
         raise NotImplementedError
 
 
-def check_logits(logits: torch.Tensor, name: str) -> None:
+def check_logits(logits: torch.Tensor, name: str, setting: str = "learning rate") -> None:
     """A diverged model's NaN logits must not become a chance-level accuracy (argmax of NaN is 0)."""
     if not torch.isfinite(logits).all():
-        raise FloatingPointError(f"{name}: non-finite logits in evaluation; the model diverged (lower its learning "
-                                 f"rate); nothing recorded")
+        raise FloatingPointError(f"{name}: non-finite logits in evaluation; the model diverged (lower its "
+                                 f"{setting}); nothing recorded")
 
 
 def class_means(feats: torch.Tensor, labels: torch.Tensor, way: int) -> torch.Tensor:

@@ -148,7 +148,7 @@ class Reptile(Method):
             with torch.no_grad():
                 logits = vmap(lambda p, x: functional_call(self.net, p, (x,)))(adapted, qx)
             qy = torch.stack([e.query_labels for e in eps])
-            check_logits(logits, self.name)
+            check_logits(logits, self.name, "inner_lr")
             accs.append((logits.argmax(-1).cpu() == qy).float().mean(1))
         return torch.cat(accs)
 

@@ -54,10 +54,14 @@ def test_diverging_body_is_one_error_naming_the_setting(tmp_path, capsys):
     assert not list((tmp_path / "r").rglob("*.json")) and not list((tmp_path / "c").rglob("body-*.pt"))
 
 
-def test_diverging_reptile_is_one_error_and_not_cached(tmp_path):
+@pytest.mark.parametrize("method, options, setting", [("reptile", {"inner_lr": 1e12}, "inner_lr"),
+                                                      ("mc-di", {"outer_lr": 1e30}, "learning rate")])
+def test_diverging_meta_training_is_one_error_and_not_cached(tmp_path, capsys, method, options, setting):
     grid = Grid("tbad", methods=[], datasets=["synthetic"], settings=[(5, 1)], seeds=(0,),
-                variants=[("huge", "reptile", {"inner_lr": 1e12})])
+                variants=[("huge", method, options)])
     assert _run(tmp_path, grid=grid) == 2
+    err = capsys.readouterr().err
+    assert "non-finite" in err and setting in err and "Traceback" not in err
     assert not list((tmp_path / "r").rglob("*.json")) and not list((tmp_path / "c").rglob("methods/*.pt"))
 
 
