@@ -4,6 +4,7 @@
     python reproduce/ablation.py --component C2   # Mv-Di vs Tw-Di (local targets without consistency)
     python reproduce/ablation.py --component C3   # Tw-Di vs Mc-Di (local consistency loss)
 """
+import _checkout  # noqa: F401,I001  (this checkout's code first on sys.path)
 import argparse
 
 from benchmark.cli import Grid, grid_main

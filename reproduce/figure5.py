@@ -3,6 +3,7 @@ Omniglot 5-way 1-shot, from the meta-trained Mc-Di of one seed (training it if n
 
     python reproduce/figure5.py --profile cpu --data ../shared/data --seed 0
 """
+import _checkout  # noqa: F401,I001  (this checkout's code first on sys.path)
 import argparse
 import sys
 from pathlib import Path

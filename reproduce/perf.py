@@ -12,6 +12,7 @@ Shapes are those of the cpu profile on Omniglot (Conv4-32 body, 28x28, 5-way lin
 head of 165 weights); the models are freshly initialised (timing does not depend on
 training).
 """
+import _checkout  # noqa: F401,I001  (this checkout's code first on sys.path)
 import argparse
 import statistics
 import sys

@@ -11,6 +11,7 @@ with 95% intervals and a verdict on the paper's ordering.
 
     python reproduce/readings.py --profile cpu --jobs 2
 """
+import _checkout  # noqa: F401,I001  (this checkout's code first on sys.path)
 from pathlib import Path
 
 from benchmark.cli import Grid, grid_main, parser

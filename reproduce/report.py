@@ -3,6 +3,7 @@ papers' claims as paired tests with verdicts (see benchmark/report.py).
 
     python reproduce/report.py --profile cpu
 """
+import _checkout  # noqa: F401,I001  (this checkout's code first on sys.path)
 import argparse
 from pathlib import Path
 

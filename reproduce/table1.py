@@ -5,6 +5,7 @@ theta_M themselves, and nearest centroid on the same body).
 
     python reproduce/table1.py --profile cpu --data ../shared/data
 """
+import _checkout  # noqa: F401,I001  (this checkout's code first on sys.path)
 from benchmark.cli import Grid, grid_main
 
 GRID = Grid(

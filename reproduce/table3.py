@@ -3,6 +3,7 @@ on Omniglot, Mini-ImageNet and Tiered-ImageNet, mean +- std over 5 seeds.
 
     python reproduce/table3.py --profile cpu --data ../shared/data
 """
+import _checkout  # noqa: F401,I001  (this checkout's code first on sys.path)
 from benchmark.cli import Grid, grid_main
 
 GRID = Grid(
