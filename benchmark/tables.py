@@ -194,7 +194,9 @@ def plot_table(df: pd.DataFrame, path: Path, title: str) -> Path:
     from .plots import save_figure
     d = df[df["n_seeds"] > 0]
     cols = list(dict.fromkeys(zip(d["dataset"], d["way"], d["shot"])))
-    fig, axes = plt.subplots(1, max(1, len(cols)), figsize=(4.2 * max(1, len(cols)), 4.5), squeeze=False)
+    n_rows = max(1, len(dict.fromkeys(d["method"])))
+    fig, axes = plt.subplots(1, max(1, len(cols)), figsize=(max(7.0, 4.6 * len(cols)), 1.2 + 0.3 * n_rows),
+                             squeeze=False)
     for ax, c in zip(axes[0], cols):
         sub = d[(d["dataset"] == c[0]) & (d["way"] == c[1]) & (d["shot"] == c[2])]
         names = [display_name(m) for m in sub["method"]]
@@ -204,9 +206,13 @@ def plot_table(df: pd.DataFrame, path: Path, title: str) -> Path:
         ax.set_yticks(list(y), names, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("accuracy (%)")
+        lows = list((sub["acc_mean"] - sub["acc_std"].fillna(0)).dropna()) + list(sub["paper_acc_mean"].dropna())
+        if lows:                                    # zoom on the values: differences of a point stay visible
+            ax.set_xlim(max(0.0, 5 * (min(lows) // 5) - 5), 100)
         ax.set_title(f"{dataset_name(c[0])} ({c[1]},{c[2]})", fontsize=9)
     axes[0][0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(title, fontsize=10)
+    import textwrap
+    fig.suptitle("\n".join(textwrap.wrap(title, 90)), fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)
 
