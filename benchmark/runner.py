@@ -114,6 +114,7 @@ def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, d
         bundle = torch.load(ckpt, map_location=ctx.device, weights_only=False)
         method.load_state_dict(bundle["state"])
         method.selection = bundle.get("selection")
+        method.meta_trained_by = bundle.get("code_version", "unknown")
         return method, ctx, None, True
     method.selector = Selector.for_method(method)
     with resumable(ckpt.parent / "progress" / key if ckpt is not None else None) as store:
@@ -127,7 +128,9 @@ def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, d
     meta_train_s = time.perf_counter() - t0
     assert_finite_state(method.state_dict(), f"{cell.method} (meta-trained)")   # never cache a diverged model
     if ckpt is not None:
-        atomic_torch_save({"state": method.state_dict(), "selection": getattr(method, "selection", None)}, ckpt)
+        atomic_torch_save({"state": method.state_dict(), "selection": getattr(method, "selection", None),
+                           "code_version": code_version()}, ckpt)
+    method.meta_trained_by = code_version()
     return method, ctx, meta_train_s, False
 
 
@@ -299,6 +302,7 @@ def _run_cell(cell: Cell, data_root, cache_dir, results_dir, device, force, prog
         **metrics,
         "meta_train_s": meta_train_s,
         "meta_train_reused": reused,
+        "meta_trained_by": getattr(method, "meta_trained_by", None),    # code version that meta-trained it
         "meta_train_resumed_at": getattr(method, "resumed_at", {}),   # {loop: iteration} after a requeue/kill
         "selection": getattr(method, "selection", None),              # validation curve, chosen iteration
         "readings": method_readings(method),
