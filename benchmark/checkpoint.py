@@ -119,7 +119,7 @@ def export_main(argv=None) -> int:
         cell = Cell("export", args.method, args.dataset, args.way, args.shot, args.seed, args.profile,
                     options=overrides, variant=tag if overrides else "")
         method, ctx, _, _ = trained_method(cell, root, cache_root(args.cache), args.device)
-    except (KeyError, ConfigError, FileNotFoundError, ValueError) as exc:
+    except (KeyError, ConfigError, FileNotFoundError, ValueError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     save_checkpoint(method, ctx, Path(args.out))

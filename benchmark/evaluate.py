@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from methods.base import WayMismatchError
+from methods.base import WayMismatchError, check_logits
 
 from .checkpoint import load_checkpoint, read_user_episode
 from .data.base import DataCorruptError
@@ -43,7 +43,9 @@ def evaluate_episodes(method, ctx, episodes_dir: Path) -> dict:
         adapted = method.adapt(sx, sy)
         lat.append((time.perf_counter() - t0) / len(qy))
         with torch.no_grad():
-            acc = (method.predict(adapted, qx).argmax(-1).cpu() == qy).float().mean()
+            logits = method.predict(adapted, qx)
+            check_logits(logits, method.name)
+            acc = (logits.argmax(-1).cpu() == qy).float().mean()
         accs.append(acc)
         per[f.name] = round(acc.item() * 100, 4)
     acc, ci = mean_ci(torch.stack(accs))
@@ -62,7 +64,7 @@ def main(argv=None) -> int:
     try:
         method, ctx = load_checkpoint(Path(args.checkpoint), args.device)
         out = evaluate_episodes(method, ctx, Path(args.episodes))
-    except (DataCorruptError, FileNotFoundError) as exc:
+    except (DataCorruptError, FileNotFoundError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     record = {"checkpoint": str(args.checkpoint), "episodes_dir": str(args.episodes), "method": method.name,
