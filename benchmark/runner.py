@@ -197,7 +197,6 @@ def preflight(cells: list, data_root, cache_dir) -> dict:
     (:func:`validate_cell`), and, for each dataset present, that its splits hold the episodes the
     cells ask for (way, shot + query images per class; the validation split too). Returns
     ``{missing dataset: message}``; raises :class:`ConfigError` / data errors otherwise."""
-    from methods import get_method
     for c in {(c.method, c.options, c.profile, c.dataset): c for c in cells}.values():
         validate_cell(c)
     todo, missing = split_available(cells, data_root)
@@ -218,7 +217,6 @@ def preflight(cells: list, data_root, cache_dir) -> dict:
                 EpisodeSampler(ds.splits[split].labels, c.way, c.shot, query, 0)
             except ConfigError as exc:
                 raise ConfigError(f"{c.dataset} {split} split, {c.way}-way {c.shot}-shot: {exc}") from None
-        get_method(c.method)
     return missing
 
 
