@@ -90,14 +90,15 @@ def fmt_ep(d: dict) -> str:
     return f"{d['ep_mean']:+.2f} [{d['ep_lo']:+.2f}, {d['ep_hi']:+.2f}]"
 
 
-def seed_values(records: list, method: str, variant: str, dataset: str, way: int, shot: int) -> tuple:
-    """``({seed: acc}, {seed: episode accuracies})`` of one row of one column."""
+def seed_values(records: list, method: str, variant: str, dataset: str, way: int, shot: int,
+                key: str = "acc") -> tuple:
+    """``({seed: record[key]}, {seed: episode accuracies})`` of one row of one column."""
     acc, eps = {}, {}
     for r in records:
         c = r["cell"]
         if (c["method"], c.get("variant") or "", c["dataset"], int(c["way"]), int(c["shot"])) == \
                 (method, variant, dataset, way, shot):
-            acc[int(c["seed"])] = float(r["acc"])
+            acc[int(c["seed"])] = float(r[key])
             if r.get("episode_acc"):
                 eps[int(c["seed"])] = r["episode_acc"]
     return acc, eps

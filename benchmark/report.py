@@ -70,12 +70,14 @@ def _rows(records: list) -> list:
 
 
 def _latencies(records, method, variant, col) -> dict:
-    out = {}
-    for r in records:
-        c = r["cell"]
-        if (c["method"], c.get("variant") or "", c["dataset"], int(c["way"]), int(c["shot"])) == (method, variant) + col:
-            out[int(c["seed"])] = float(r["latency_ms"])
-    return out
+    return seed_values(records, method, variant, *col, key="latency_ms")[0]
+
+
+def _overall(verdicts: list) -> str:
+    """A claim over several rows: reproduced only if every comparison is."""
+    if all(v == "reproduced" for v in verdicts):
+        return "reproduced"
+    return "not reproduced" if "not reproduced" in verdicts else "inconclusive"
 
 
 def table_section(table: str, records: list) -> list:
@@ -126,8 +128,7 @@ def table_section(table: str, records: list) -> list:
                              f"{display_name(b)} | {d['n_seeds']} | {fmt_diff(d)} | {fmt_ep(d)} | "
                              f"{'--' if math.isnan(gap) else f'{gap:+.2f}'} | {vd} |")
             if pairs == "best" and verdicts:
-                overall = ("reproduced" if all(x == "reproduced" for x in verdicts) else
-                           "not reproduced" if "not reproduced" in verdicts else "inconclusive")
+                overall = _overall(verdicts)
                 lines.append(f"| **{claim}** | {dataset_name(col[0])} ({col[1]},{col[2]}) | all rows | | | | | "
                              f"**{overall}** |")
     if table in LATENCY_CLAIM and "mc-di" in methods_here:
@@ -148,8 +149,7 @@ def table_section(table: str, records: list) -> list:
                              f"{display_name(o)} - Mc-Di | {d['n_seeds']} | {fmt_diff(d)} | -- | "
                              f"{'--' if math.isnan(gap) else f'{gap:+.2f}'} | {vd} |")
             if verdicts:
-                overall = ("reproduced" if all(x == "reproduced" for x in verdicts) else
-                           "not reproduced" if "not reproduced" in verdicts else "inconclusive")
+                overall = _overall(verdicts)
                 lines.append(f"| **{claim}** | {dataset_name(col[0])} ({col[1]},{col[2]}) | all rows | | | | | "
                              f"**{overall}** |")
     return lines + [""]
