@@ -39,6 +39,7 @@ class Grid:
     backbone: str = "conv4"
     out_name: str = ""                      # output file stem (default: the table name)
     paper_table: str = ""                   # which of the paper's tables holds its numbers (default: table)
+    latency: str = "per-sample"             # "per-task": Table 5's fine-tuning time per task (s)
 
     def rows(self) -> list:
         """(row label, method, options) for every row: plain methods, then variants."""
@@ -89,6 +90,7 @@ def parser(grid: Grid) -> argparse.ArgumentParser:
                    help="pipeline settings for every cell, e.g. --set body_width=64 body_epochs=5; the rows "
                         "are labelled with them and the table goes to <table>[_<profile>]_<tag>")
     p.add_argument("--tag", help="name of a --set run's rows and table (default: built from the settings)")
+    p.add_argument("--model", help="text tables: a local Hugging Face checkpoint folder (same as --set model=PATH)")
     g = p.add_argument_group("sweeps (submitit)")
     g.add_argument("--executor", default="inline", choices=EXECUTORS,
                    help="inline: in this process (default); local: submitit's local executor; slurm: a SLURM job array")
@@ -120,7 +122,7 @@ def parse_overrides(pairs: list, tag: str | None = None) -> tuple:
         out[key] = parse_setting(key, raw)                  # typed and range-checked, or one clear error
     opts = tuple(sorted(out.items()))
     if tag is None:
-        tag = "-".join(f"{k}{v}" for k, v in opts)
+        tag = "-".join(f"{k}{Path(str(v)).name if k == 'model' else v}" for k, v in opts)
     if opts and not tag.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ConfigError(f"--tag must be letters, digits, '-', '_' or '.', got {tag!r}")
     return opts, tag
@@ -183,7 +185,8 @@ def grid_main(grid: Grid, argv=None) -> int:
             raise ConfigError("--seeds must be non-negative integers")
         root = data_root(args.data) if not all(d == "synthetic" for d in grid.datasets) else None
         cache = cache_root(args.cache)
-        overrides, tag = parse_overrides(args.overrides, args.tag)
+        overrides, tag = parse_overrides(args.overrides + ([f"model={args.model}"] if args.model else []),
+                                         args.tag)
         all_cells = grid.cells(args.profile, args.seeds, args.methods, args.datasets, overrides, tag)
         sweep_name = f"{grid.table}_{tag}" if overrides else grid.table
         runnable = [c for c in all_cells if c.method in registered()]
@@ -230,7 +233,7 @@ def grid_main(grid: Grid, argv=None) -> int:
             stem = stem.with_name(f"{stem.name}_{tag}")
         if not args.allow_shrink:
             check_not_shrinking(df, Path(f"{stem}.csv"))
-        csv_path, tex_path = write_table(df, stem, grid.caption)
+        csv_path, tex_path = write_table(df, stem, grid.caption, grid.latency)
     except (UnknownMethodError, ConfigError, DataMissingError, DataCorruptError, CorruptRecordError,
             FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)

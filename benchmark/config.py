@@ -101,12 +101,32 @@ _DATASET = {
                   "paper": dict(image_size=16)},
 }
 
+# Table 5 (GLUE): the pipeline of a text cell. Every row fine-tunes (or generates) the top
+# `top_layers` transformer layers (0: all) + the classification head of `model`; sentences are cut to
+# `max_len` tokens; the evaluation task's training set is cut to `train_examples` (0: all), of which
+# `heldout` examples score convergence (benchmark/text/finetune.py) every `eval_every` steps;
+# accuracy is on `dev_examples` of the GLUE dev set (0: all). `cond_examples` per class of the
+# training set condition a generator. cpu: MiniLM-L6 (a stand-in for RoBERTa-base), top 2 layers.
+TEXT_DATASETS = ("glue-mrpc", "glue-qnli", "glue-sst2", "glue-qqp", "glue-rte", "glue-wnli", "glue-cola")
+_TEXT = {
+    "smoke": dict(model="tiny", top_layers=1, max_len=16, train_examples=64, heldout=16, dev_examples=32,
+                  batch=8, max_steps=6, eval_every=3, patience=1, cond_examples=4),
+    "cpu": dict(model="minilm", top_layers=2, max_len=64, train_examples=2000, heldout=200, dev_examples=1000,
+                batch=16, max_steps=600, eval_every=25, patience=4, cond_examples=32),
+    "paper": dict(model="minilm", top_layers=0, max_len=128, train_examples=0, heldout=500, dev_examples=0,
+                  batch=16, max_steps=20000, eval_every=200, patience=5, cond_examples=64),
+}
+
 
 # type and allowed range of every pipeline setting (``--set KEY=VALUE``)
 SETTING_RULES = {
     "image_size": (int, 8), "body_width": (int, 1), "body_epochs": (int, 1), "body_batch": (int, 1),
     "body_lr": (float, 0.0), "test_episodes": (int, 1), "latency_episodes": (int, 1), "query": (int, 1),
     "selection": (str, ("val", "last")), "val_checkpoints": (int, 1), "val_episodes": (int, 1),
+    # text cells (Table 5)
+    "model": (str, None), "top_layers": (int, 0), "max_len": (int, 4), "train_examples": (int, 0),
+    "heldout": (int, 2), "dev_examples": (int, 0), "batch": (int, 1), "max_steps": (int, 1),
+    "eval_every": (int, 1), "patience": (int, 1), "cond_examples": (int, 1),
 }
 
 
@@ -124,6 +144,10 @@ def parse_setting(key: str, raw) -> object:
     if key not in SETTING_RULES:
         raise ConfigError(f"--set: unknown setting {key!r}; choose from {', '.join(sorted(SETTING_RULES))}")
     kind, rule = SETTING_RULES[key]
+    if kind is str and rule is None:                      # free text (a model name or path)
+        if not str(raw).strip():
+            raise ConfigError(f"--set {key}: empty value")
+        return str(raw)
     if kind is str:
         if str(raw) not in rule:
             raise ConfigError(f"--set {key}={raw}: choose one of {', '.join(rule)}")
@@ -159,6 +183,8 @@ def profile_settings(profile: str, dataset: str) -> dict:
     """
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if dataset in TEXT_DATASETS:
+        return dict(_TEXT[profile])
     out = dict(_COMMON[profile])
     out.update(_DATASET.get(dataset, {}).get(profile, {"image_size": 84}))
     return out

@@ -22,8 +22,28 @@ from .data import EpisodeSampler, load_dataset
 from .seeding import derive_seed
 
 
+class CellFields:
+    """Shorthands for the fields of ``self.cell`` (image and text contexts alike)."""
+
+    @property
+    def way(self) -> int:
+        return self.cell.way
+
+    @property
+    def shot(self) -> int:
+        return self.cell.shot
+
+    @property
+    def seed(self) -> int:
+        return self.cell.seed
+
+    @property
+    def profile(self) -> str:
+        return self.cell.profile
+
+
 @dataclass
-class Context:
+class Context(CellFields):
     cell: Cell
     dataset: object                 # FewShotDataset
     settings: dict
@@ -43,22 +63,6 @@ class Context:
             dataset = load_dataset(cell.dataset, data_root, settings["image_size"], cache_dir, **extra)
         return cls(cell, dataset, settings, torch.device(device), Path(cache_dir) if cache_dir else None, progress)
 
-    # -- shorthands -------------------------------------------------------
-    @property
-    def way(self) -> int:
-        return self.cell.way
-
-    @property
-    def shot(self) -> int:
-        return self.cell.shot
-
-    @property
-    def seed(self) -> int:
-        return self.cell.seed
-
-    @property
-    def profile(self) -> str:
-        return self.cell.profile
 
     def split(self, name: str):
         return self.dataset.splits[name]

@@ -55,7 +55,10 @@ def measure_latency(method, ctx, episodes, split: str = "test") -> dict:
 
 
 def evaluate(method, ctx, split: str = "test") -> dict:
-    """Accuracy over ``settings['test_episodes']`` episodes and latency over ``latency_episodes``."""
+    """Accuracy over ``settings['test_episodes']`` episodes and latency over ``latency_episodes``
+    (a text cell's context evaluates itself: :meth:`benchmark.text.context.TextContext.evaluate`)."""
+    if hasattr(ctx, "evaluate"):
+        return ctx.evaluate(method)
     sampler = ctx.test_sampler()
     episodes = sampler.episodes(ctx.settings["test_episodes"])
     accs = method.episode_accuracies(split, episodes)

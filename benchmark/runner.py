@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from .cells import Cell, load_record
 from .config import ConfigError, check_settings, cpu_threads, profile_settings
 from .context import Context
-from .data import DataMissingError, EpisodeSampler, check_available, load_dataset
+from .data import DataMissingError, EpisodeSampler, check_available, is_text, load_dataset
 from .atomic import atomic_torch_save, write_json_atomic  # noqa: F401  (write_json_atomic re-exported)
 from .evaluate_core import evaluate
 from .progress import resumable
@@ -103,8 +103,12 @@ def trained_method(cell: Cell, data_root, cache_dir, device="cpu", force=False, 
 def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, datasets) -> tuple:
     validate_cell(cell)                          # unknown name, bad option or setting -> clear error before any work
     check_available(cell.dataset, data_root)
-    dataset = shared_dataset(cell, data_root, cache_dir, datasets) if datasets is not None else None
-    ctx = Context.build(cell, data_root, cache_dir, device, progress, dataset=dataset)
+    if is_text(cell.dataset):                    # Table 5: a GLUE task and the pretrained encoder
+        from .text.context import TextContext
+        ctx = TextContext.build(cell, data_root, cache_dir, device, progress)
+    else:
+        dataset = shared_dataset(cell, data_root, cache_dir, datasets) if datasets is not None else None
+        ctx = Context.build(cell, data_root, cache_dir, device, progress, dataset=dataset)
     torch.manual_seed(cell.seed)
     method = build_method(cell, ctx)
     key = method_checkpoint_key(cell, method.hp, ctx.settings, method.SHOT_INDEPENDENT_TRAINING)
@@ -154,6 +158,10 @@ def expected_config(cell: Cell) -> tuple:
     return hp, settings
 
 
+def json_key(x) -> str:
+    return json.dumps(x, sort_keys=True, default=str)
+
+
 def _same_json(a, b) -> bool:
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
@@ -182,6 +190,11 @@ def validate_cell(cell: Cell) -> None:
 
     from methods import get_method
     cls = get_method(cell.method)
+    if (cls.MODALITY == "text") != is_text(cell.dataset):
+        kind = "a GLUE task (Table 5)" if is_text(cell.dataset) else "an image dataset"
+        raise ConfigError(f"{cell}: {cell.method} is a{'' if cls.MODALITY == 'images' else ' text'} method for "
+                          f"{'GLUE tasks' if cls.MODALITY == 'text' else 'few-shot image episodes'}, but "
+                          f"{cell.dataset} is {kind}")
     _, settings = expected_config(cell)
     check_settings(settings)
     try:
@@ -204,6 +217,13 @@ def preflight(cells: list, data_root, cache_dir) -> dict:
     seen = set()
     for c in todo:
         _, settings = expected_config(c)
+        if is_text(c.dataset):                   # the TSVs parse, the model loads, the subsets fit
+            from .text.context import TextContext
+            key = (c.dataset, json_key(settings))
+            if key not in seen:
+                seen.add(key)
+                TextContext.build(c, data_root, cache_dir).task()
+            continue
         key = (c.dataset, c.way, c.shot, settings["query"], settings["image_size"], settings.get("selection"))
         if key in seen:
             continue
@@ -394,7 +414,7 @@ def run_grid(cells: list, data_root, cache_dir, results_dir, device="cpu", force
     for c in todo:
         if c not in pending:
             done.append(load_record(c.record_path(results_dir)))
-    for c in {(c.dataset, c.profile, c.options): c for c in pending}.values():
+    for c in {(c.dataset, c.profile, c.options): c for c in pending if not is_text(c.dataset)}.values():
         shared_dataset(c, data_root, cache_dir, {})                 # decode once, into the cache
     bodies = {(c.dataset, c.seed, c.profile, c.backbone, c.settings_overrides().__repr__()): c
               for c in pending if _uses_body(c)}

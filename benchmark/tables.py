@@ -100,9 +100,11 @@ def _pm(mean, std, digits=2) -> str:
 DISPLAY = {"reptile": "REPTILE", "meta-baseline": "Meta-Baseline", "meta-hypernetwork": "Meta-Hypernetwork",
            "ghn3": "GHN3", "ocd": "OCD", "meta-diff": "Meta-Diff", "d2nwg": "D2NWG", "mv-di": "Mv-Di",
            "mc-di": "Mc-Di", "tw-di": "Tw-Di", "lt-di": "Lt-Di", "lv-di": "Lv-Di", "icis": "ICIS",
-           "llo-vae": "LLO-VAE", "ref-target-head": "ref.: target heads", "ref-centroid": "ref.: nearest centroid"}
+           "llo-vae": "LLO-VAE", "ref-target-head": "ref.: target heads", "ref-centroid": "ref.: nearest centroid",
+           "full-ft": "Full-fine-tune", "lora": "LoRA", "adalora": "AdaLoRA", "dylora": "DyLoRA",
+           "fourierft": "FourierFT", "mv-di-lora": "Mv-Di", "mc-di-lora": "Mc-Di"}
 DATASETS = {"omniglot": "Omniglot", "mini-imagenet": "Mini-ImageNet", "tiered-imagenet": "Tiered-ImageNet",
-            "synthetic": "Synthetic"}
+            "synthetic": "Synthetic", "glue-mrpc": "MRPC", "glue-qnli": "QNLI"}
 
 
 def display_name(method: str, variant: str = "") -> str:
@@ -120,10 +122,14 @@ def _tex(s: str) -> str:
     return s.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%")
 
 
-def to_latex(df: pd.DataFrame, caption: str, label: str, paper_block: bool = True) -> str:
+def to_latex(df: pd.DataFrame, caption: str, label: str, paper_block: bool = True,
+             latency: str = "per-sample") -> str:
     """The paper's shape: a dataset header over (way, shot) sub-columns, display names, the best of
     our method rows (references excluded) in bold per column, a latency column, and the paper's
-    values as a second block (``paper_block``)."""
+    values as a second block (``paper_block``). ``latency="per-task"`` (Table 5): an Acc and a
+    Latency (s) column under each dataset, the fine-tuning (or generation) time of the task."""
+    if latency == "per-task":
+        return _latex_per_task(df, caption, label, paper_block)
     cols = list(dict.fromkeys(zip(df["dataset"], df["way"], df["shot"])))
     datasets = list(dict.fromkeys(d for d, _, _ in cols))
     methods = list(dict.fromkeys(df["method"]))
@@ -186,6 +192,47 @@ def to_latex(df: pd.DataFrame, caption: str, label: str, paper_block: bool = Tru
     return "\n".join(lines)
 
 
+def _latex_per_task(df: pd.DataFrame, caption: str, label: str, paper_block: bool) -> str:
+    """Table 5's shape: per dataset, accuracy and the task's latency in seconds."""
+    datasets = list(dict.fromkeys(df["dataset"]))
+    methods = list(dict.fromkeys(df["method"]))
+    idx = {(r.method, r.dataset): r for r in df.itertuples()}
+    done = [r for r in df.itertuples() if r.n_seeds > 0 and not pd.isna(r.acc_mean)]
+    best = {d: max(((r.acc_mean, r.method) for r in done if r.dataset == d), default=(None, None))[1]
+            for d in datasets}
+    head = " & ".join(f"\\multicolumn{{2}}{{c}}{{{dataset_name(d)}}}" for d in datasets)
+    rules = " ".join(f"\\cmidrule(lr){{{2 + 2 * i}-{3 + 2 * i}}}" for i in range(len(datasets)))
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "cc" * len(datasets) + "}",
+             r"\toprule", f" & {head} \\\\", rules,
+             "Method & " + " & ".join("Acc & Latency (s)" for _ in datasets) + r" \\", r"\midrule"]
+    for m in methods:
+        cells = []
+        for d in datasets:
+            r = idx.get((m, d))
+            if r is None or r.n_seeds == 0 or pd.isna(r.acc_mean):
+                cells += [r"\textit{" + (r.status if r is not None else "") + "}", ""]
+                continue
+            text = _pm(r.acc_mean, r.acc_std)
+            cells += [f"\\textbf{{{text}}}" if best[d] == m else text, f"{r.latency_ms / 1000:.1f}"]
+        lines.append(f"{_tex(display_name(m))} & " + " & ".join(cells) + r" \\")
+    if paper_block and df["paper_acc_mean"].notna().any():
+        lines += [r"\midrule", f"\\multicolumn{{{1 + 2 * len(datasets)}}}{{l}}{{\\textit{{Paper (latency in s)}}}} \\\\"]
+        for m in methods:
+            cells = []
+            for d in datasets:
+                r = idx.get((m, d))
+                if r is None or pd.isna(r.paper_acc_mean):
+                    cells += ["", ""]
+                    continue
+                lat = "--" if pd.isna(r.paper_latency_ms) else f"{r.paper_latency_ms / 1000:.0f}"
+                cells += [_pm(r.paper_acc_mean, r.paper_acc_std), lat]
+            if any(cells):
+                lines.append(f"{_tex(display_name(m))} & " + " & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", f"\\caption{{{caption}}}", f"\\label{{{label}}}",
+              r"\end{table}", ""]
+    return "\n".join(lines)
+
+
 def plot_table(df: pd.DataFrame, path: Path, title: str) -> Path:
     """Ours vs the paper per (row, column): bars of the mean over seeds with the std as error bars
     (ours), the paper's mean as a marker; one panel per column."""
@@ -217,13 +264,13 @@ def plot_table(df: pd.DataFrame, path: Path, title: str) -> Path:
     return save_figure(fig, path)
 
 
-def write_table(df: pd.DataFrame, out_stem: Path, caption: str) -> tuple:
+def write_table(df: pd.DataFrame, out_stem: Path, caption: str, latency: str = "per-sample") -> tuple:
     """Write ``<stem>.csv`` and ``<stem>.tex``; returns their paths."""
     csv_path, tex_path = Path(f"{out_stem}.csv"), Path(f"{out_stem}.tex")
     cols = ["method", "dataset", "way", "shot", "n_seeds", "acc_mean", "acc_std", "ci95_mean", "latency_ms",
             "paper_acc_mean", "paper_acc_std", "paper_latency_ms", "status"]
     write_text_atomic(df[cols].round(4).to_csv(index=False), csv_path)
-    write_text_atomic(to_latex(df, caption, f"tab:{Path(out_stem).name}"), tex_path)
+    write_text_atomic(to_latex(df, caption, f"tab:{Path(out_stem).name}", latency=latency), tex_path)
     if (df["n_seeds"] > 0).any():
         plot_table(df, Path(f"{out_stem}.png"), caption.replace("\\%", "%"))
     return csv_path, tex_path

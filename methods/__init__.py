@@ -6,7 +6,7 @@ Example:
     >>> get_method("nope")
     Traceback (most recent call last):
     ...
-    methods.UnknownMethodError: unknown method 'nope'; registered methods: d2nwg, ghn3, icis, llo-vae, lt-di, lv-di, mc-di, meta-baseline, meta-diff, meta-hypernetwork, mv-di, ocd, ref-centroid, ref-target-head, reptile, tw-di
+    methods.UnknownMethodError: unknown method 'nope'; registered methods: adalora, d2nwg, dylora, fourierft, full-ft, ghn3, icis, llo-vae, lora, lt-di, lv-di, mc-di, mc-di-lora, meta-baseline, meta-diff, meta-hypernetwork, mv-di, mv-di-lora, ocd, ref-centroid, ref-target-head, reptile, tw-di
 """
 from __future__ import annotations
 
@@ -28,6 +28,14 @@ _REGISTRY = {
     "meta-hypernetwork": "methods.hypernet:MetaHypernetwork",
     "meta-diff": "methods.metadiff:MetaDiff",
     "ghn3": "methods.ghn3:GHN3",
+    # Table 5 (GLUE): single-task gradient fine-tuning, and LoRA generation by diffusion
+    "full-ft": "methods.llm.finetuners:FullFT",
+    "lora": "methods.llm.finetuners:LoRA",
+    "adalora": "methods.llm.finetuners:AdaLoRA",
+    "dylora": "methods.llm.finetuners:DyLoRA",
+    "fourierft": "methods.llm.finetuners:FourierFT",
+    "mc-di-lora": "methods.llm.lora_diffusion:McDiLoRA",
+    "mv-di-lora": "methods.llm.lora_diffusion:MvDiLoRA",
     # reference rows (labelled as such in the tables; not methods of the papers)
     "ref-target-head": "methods.references:TargetHeadReference",
     "ref-centroid": "methods.references:CentroidReference",
@@ -39,9 +47,16 @@ class UnknownMethodError(KeyError):
         return self.args[0]
 
 
-def registered() -> list:
-    """Names of all registered methods."""
-    return sorted(_REGISTRY)
+def registered(modality: str | None = None) -> list:
+    """Names of all registered methods, or of those for ``modality`` ("images": few-shot episodes,
+    "text": GLUE tasks of Table 5).
+
+    Example:
+        >>> "lora" in registered("text"), "lora" in registered("images")
+        (True, False)
+    """
+    names = sorted(_REGISTRY)
+    return names if modality is None else [n for n in names if get_method(n).MODALITY == modality]
 
 
 def is_reference(name: str) -> bool:

@@ -38,6 +38,7 @@ class Method:
     selector = None                    # benchmark.selection.Selector, set by the runner before meta_train()
     ANY_WAY = False                    # True: adapts to an episode of any way; False: only the trained way
     REFERENCE = False                  # True: a reference row (not a method of the papers)
+    MODALITY = "images"                # "images": few-shot episodes; "text": a GLUE task (Table 5)
 
     @classmethod
     def uses_body_with(cls, options: dict) -> bool:

@@ -187,7 +187,7 @@ ITERATION_KEYS = {"meta_iters": 1, "iters": 1, "vae_iters": 1, "tasks": 6, "max_
                   "test_steps": 1, "ft_steps": 1, "meta_batch": 2, "draws": 2}
 
 
-@pytest.mark.parametrize("method", __import__("methods").registered())
+@pytest.mark.parametrize("method", __import__("methods").registered("images"))
 def test_paper_profile_runs_every_method(tmp_path, method):
     from methods import get_method
     hp = get_method(method).DEFAULTS["paper"]

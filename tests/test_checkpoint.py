@@ -64,7 +64,7 @@ def way_episodes(tmp_path_factory):
     return {w: write_user_episodes(root / f"{w}way", n_episodes=2, way=w, shot=1, query=3) for w in (3, 20)}
 
 
-@pytest.mark.parametrize("method", [m for m in __import__("methods").registered()])
+@pytest.mark.parametrize("method", __import__("methods").registered("images"))
 def test_every_method_on_other_ways(tmp_path, capsys, way_episodes, method):
     """A 5-way checkpoint on 3-way and 20-way episodes: an accuracy over the episode's own classes
     (methods that adapt to any way) or one clear error naming both ways (exit 2, no traceback)."""

@@ -28,7 +28,7 @@ def test_unknown_option_is_a_config_error(tmp_path):
         get_method("reptile")(ctx, inner_steps=0)
 
 
-@pytest.mark.parametrize("method", registered())
+@pytest.mark.parametrize("method", registered("images"))
 def test_method_beats_chance_on_synthetic(tmp_path, method):
     rec = run_cell(Cell("t", method, "synthetic", 5, 1, 0, "smoke"), None, tmp_path / "c", tmp_path / "r")
     assert rec["episodes"] == 20 and rec["query_per_class"] == 15

@@ -132,3 +132,18 @@ def test_requeued_cell_resumes_from_its_checkpoint(tmp_path):
     resumed = record["meta_train_resumed_at"]
     assert resumed and min(resumed.values()) > 0, record              # continued, not restarted from 0
     assert not list(progress.glob("*.progress.pt"))                   # cleaned up after the cell finished
+
+
+def test_table5_cell_runs_on_slurm(tmp_path, capsys):
+    """A Table 5 (GLUE, text) cell through the SLURM executor gives the inline run's numbers."""
+    from benchmark.text.context import write_tiny_glue
+    root = write_tiny_glue(tmp_path / "data", ["mrpc"])
+    grid = Grid("table5", methods=["lora"], datasets=["glue-mrpc"], settings=[(2, 0)], seeds=(0,), latency="per-task")
+    base = ["--profile", "smoke", "--no-progress", "--data", str(root)]
+    inline, slurm = tmp_path / "inline", tmp_path / "slurm"
+    assert grid_main(grid, base + ["--results", str(inline), "--cache", str(tmp_path / "c1")]) == 0
+    assert grid_main(grid, base + ["--results", str(slurm), "--cache", str(tmp_path / "c2"), "--executor", "slurm",
+                                   "--cpus-per-task", "1", "--timeout-min", "10"]) == 0
+    assert "submitted 1 task(s)" in capsys.readouterr().out
+    a, b = (pd.read_csv(r / "table5_smoke.csv") for r in (inline, slurm))
+    assert a["acc_mean"].tolist() == b["acc_mean"].tolist() and (b["n_seeds"] == 1).all()

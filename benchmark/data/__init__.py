@@ -38,9 +38,18 @@ def load_dataset(name: str, root: Path | str | None, image_size: int, cache_dir:
     return LOADERS[name](root, image_size, cache_dir, **options)
 
 
+def is_text(name: str) -> bool:
+    """Whether ``name`` is a GLUE task of Table 5 (``glue-<task>``) rather than an image dataset."""
+    return name.startswith("glue-")
+
+
 def check_available(name: str, root: Path | str | None) -> None:
     """Raise :class:`DataMissingError` at once if ``name``'s files are not under ``root``."""
     root = Path(root) if root is not None else None
+    if is_text(name):
+        from ..text.glue import check_glue, task_name
+        check_glue(root, task_name(name))
+        return
     expected = {
         "omniglot": [("omniglot-py/images_background.zip", "omniglot-py/images_background"),
                      ("omniglot-py/images_evaluation.zip", "omniglot-py/images_evaluation")],
@@ -53,5 +62,5 @@ def check_available(name: str, root: Path | str | None) -> None:
             raise DataMissingError(name, (root or Path("$MCDI_DATA")) / alternatives[0], how[name])
 
 
-__all__ = ["load_dataset", "check_available", "DATASETS", "FewShotDataset", "ImageSplit", "Episode",
+__all__ = ["load_dataset", "check_available", "is_text", "DATASETS", "FewShotDataset", "ImageSplit", "Episode",
            "EpisodeSampler", "DataMissingError", "DataCorruptError"]
