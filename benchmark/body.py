@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from .config import cpu_threads
 from .data.base import atomic_torch_save
 from .models.backbones import build_backbone
+from .optim import checked_step
 from .seeding import generator
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,8 @@ def pretrain_body(ds, backbone: str, width: int, epochs: int, batch: int, lr: fl
             idx = perm[s * batch:(s + 1) * batch]
             x = augment(ds.normalize(split.images[idx]), g, flip).to(device, memory_format=torch.channels_last)
             loss = F.cross_entropy(clf(body(x)), split.labels[idx].to(device))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"pretraining the {ds.name} body diverged (loss {loss.item()} at epoch "
-                                         f"{_ + 1}, step {s + 1}); lower body_lr (now {lr})")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            checked_step(opt, loss, lambda: f"pretraining the {ds.name} body diverged (loss {loss.item()} at "
+                                            f"epoch {_ + 1}, step {s + 1}); lower body_lr (now {lr})")
             sched.step()
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from benchmark.optim import checked_step
+
 from .base import FeatureMethod, class_means
 
 
@@ -68,12 +70,8 @@ class MetaBaseline(FeatureMethod):
             qy = torch.cat([e.query_labels for e in eps]).to(ctx.device)
             logits = cosine_logits(class_means(f[:, :ns], sy, ctx.way), f[:, ns:], self.tau)
             loss = F.cross_entropy(logits.reshape(-1, ctx.way), qy)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"meta-baseline meta stage: the loss became non-finite at iteration {it} "
-                                         f"(lr={hp['lr']}); the training diverged")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            checked_step(opt, loss, lambda: f"meta-baseline meta stage: the loss became non-finite at iteration "
+                                            f"{it} (lr={hp['lr']}); the training diverged")
         self.body.eval()
         if self.selector is not None:
             self.selector.score(iters)

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
+from ..optim import checked_step
 
 
 @dataclass
@@ -134,12 +135,8 @@ def finetune(model, params, train: Batches, heldout: Batches, cfg: FinetuneConfi
             loss = ce = F.cross_entropy(model(x, m), y)
         else:
             loss, ce = loss_fn(x, m, y)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{desc}: non-finite loss at step {step} (lower the learning rate "
-                                     f"lr={cfg.lr}); nothing recorded")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        checked_step(opt, loss, lambda: f"{desc}: non-finite loss at step {step} (lower the learning rate "
+                                        f"lr={cfg.lr}); nothing recorded")
         if after_step is not None:
             after_step(step)
         ce_sum, ce_n = ce_sum + ce.item(), ce_n + 1
