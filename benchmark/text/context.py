@@ -55,9 +55,10 @@ class TextTask:
     def heldout(self) -> TextSplit:
         return self.splits["heldout"]
 
-    def forget(self) -> None:
-        """Drop the computed hidden states (so a timed run computes them again)."""
-        self._hidden.clear()
+    def forget(self, keep: tuple = ()) -> None:
+        """Drop the computed hidden states but those of ``keep`` (so a timed run computes them again)."""
+        for split in [s for s in self._hidden if s not in keep]:
+            del self._hidden[split]
 
 
 def balanced_subset(labels: torch.Tensor, per_class: int, g: torch.Generator) -> torch.Tensor:
@@ -135,8 +136,7 @@ class TextContext(CellFields):
         from ..evaluate_core import mean_ci
         task = self.task()
         dev = task.batches("dev")                        # not timed: the evaluation's own input
-        task.forget()
-        task._hidden["dev"] = dev
+        task.forget(keep=("dev",))
         t0 = time.perf_counter()
         adapted, info = method.adapt(task)
         wall = time.perf_counter() - t0
