@@ -126,6 +126,27 @@ def test_generated_lora_loads_into_the_model(tmp_path, glue_root):
     assert not torch.allclose(before, method.predict(model, dev))      # the weights are used
 
 
+@pytest.mark.parametrize("init", ["shared", "per-task"])
+def test_batched_trajectories_equal_the_loop_without_dropout(tmp_path, glue_root, init, monkeypatch):
+    """Algorithm 1 on LoRA, tasks batched with torch.func (prep_batch=3) vs one task at a time: the same
+    updates, so the same trajectories and M when the model has no dropout (the only draw that differs)."""
+    from methods import get_method
+    preps = []
+    for batch in (1, 3):
+        ctx = TextContext.build(_cell("mc-di-lora"), glue_root, None)
+        for m in ctx.encoder._top.modules():
+            if isinstance(m, torch.nn.Dropout):
+                monkeypatch.setattr(m, "p", 0.0)
+        method = get_method("mc-di-lora")(ctx, prep_batch=batch, init=init, tasks_per_source=1, prep_max_steps=12,
+                                          prep_min_steps=2, prep_tol=0.05)
+        preps.append(method.prepared())
+    a, b = preps
+    assert a["trajectory"].shape == b["trajectory"].shape == (5, 13, a["trajectory"].shape[-1])
+    assert torch.equal(a["M"], b["M"]) and a["M"].min() < 12             # some task stopped at its plateau
+    assert torch.allclose(a["trajectory"], b["trajectory"], atol=1e-5)
+    assert not torch.equal(a["trajectory"][:, 0], a["trajectory"][:, -1])  # they moved
+
+
 def test_table5_grid_writes_paper_shaped_table(tmp_path, glue_root):
     grid = Grid("table5", methods=["lora", "mc-di-lora"], datasets=["glue-mrpc"], settings=[(2, 0)], seeds=(0,),
                 variants=[("ft", "mc-di-lora", {"finetune": True})], latency="per-task")

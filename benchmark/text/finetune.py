@@ -110,10 +110,8 @@ def finetune(model, params, train: Batches, heldout: Batches, cfg: FinetuneConfi
         gr.setdefault("lr", cfg.lr)
         gr["base_lr"] = gr["lr"]
     opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    g = torch.Generator().manual_seed(seed)
+    sampler = EpochSampler(len(train), cfg.batch, seed)
     torch.manual_seed(seed)                                  # dropout
-    n = len(train)
-    order, pos = torch.randperm(n, generator=g), 0
     best = {"acc": -1.0, "step": 0, "state": None, "time": 0.0}
     curve, shots, since, ce_sum, ce_n, losses = [], [], 0, 0.0, 0, []
     if snapshot is not None:
@@ -124,11 +122,7 @@ def finetune(model, params, train: Batches, heldout: Batches, cfg: FinetuneConfi
     bar = tqdm(total=cfg.max_steps, desc=desc, disable=not progress, leave=False)
     step = 0
     for step in range(1, cfg.max_steps + 1):
-        if pos + cfg.batch > n:
-            order, pos = torch.randperm(n, generator=g), 0
-        idx = order[pos:pos + min(cfg.batch, n)]
-        pos += cfg.batch
-        x, m, y = train.take(idx)
+        x, m, y = train.take(sampler.next())
         for gr in opt.param_groups:
             gr["lr"] = gr["base_lr"] * lr_factor(step - 1, cfg)
         if loss_fn is None:
@@ -145,9 +139,7 @@ def finetune(model, params, train: Batches, heldout: Batches, cfg: FinetuneConfi
             shots.append(snapshot())
         bar.update(1)
         if heldout is None:                                  # Algorithm 1: the training loss's plateau
-            lo, pat, tol = plateau
-            start = max(abs(losses[0]), 1e-12)
-            if step > max(lo, pat) and (losses[-1 - pat] - losses[-1]) / start < tol:
+            if plateaued(losses, plateau):
                 break
             continue
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
@@ -177,6 +169,115 @@ def finetune(model, params, train: Batches, heldout: Batches, cfg: FinetuneConfi
     if snapshot is not None:
         out["snapshots"] = torch.stack(shots)
     return out
+
+
+class EpochSampler:
+    """Mini-batch indices: a seeded permutation per epoch, ``batch`` at a time (a new epoch when
+    fewer than ``batch`` remain; ``min(batch, n)`` when the set is smaller than a batch).
+
+    Example:
+        >>> s = EpochSampler(5, 2, seed=0); [len(s.next()) for _ in range(4)]
+        [2, 2, 2, 2]
+    """
+
+    def __init__(self, n: int, batch: int, seed: int):
+        self.n, self.batch, self.g = n, batch, torch.Generator().manual_seed(seed)
+        self.order, self.pos = torch.randperm(n, generator=self.g), 0
+
+    def next(self) -> torch.Tensor:
+        if self.pos + self.batch > self.n:
+            self.order, self.pos = torch.randperm(self.n, generator=self.g), 0
+        idx = self.order[self.pos:self.pos + min(self.batch, self.n)]
+        self.pos += self.batch
+        return idx
+
+
+def plateaued(losses: list, plateau: tuple) -> bool:
+    """Algorithm 1's stopping test after ``len(losses)`` steps (``plateau = (min_steps, patience, tol)``):
+    the training loss fell by less than ``tol`` (relative to the first loss) over the last ``patience`` steps.
+
+    Example:
+        >>> plateaued([1.0, 0.5, 0.3, 0.29, 0.289], (2, 2, 0.05))
+        True
+    """
+    lo, pat, tol = plateau
+    start = max(abs(losses[0]), 1e-12)
+    return len(losses) > max(lo, pat) and (losses[-1 - pat] - losses[-1]) / start < tol
+
+
+def plateau_batched(model, inits: list, trains: list, cfg: FinetuneConfig, seeds: list, plateau: tuple,
+                    progress: bool = False, desc: str = "trajectories") -> list:
+    """Algorithm 1's plateau-stopped fine-tuning of many tasks at once over one frozen module
+    ``model(x, mask) -> logits``: task e trains its own copy ``inits[e]`` (a dict name -> tensor of
+    ``model``'s trainable parameters, the others shared) on
+    ``trains[e]`` with its own AdamW and mini-batch order (``seeds[e]``), the tasks' forwards batched
+    with ``torch.func.vmap`` over ``functional_call``; a task leaves the batch at its plateau.
+
+    The same updates as :func:`finetune` with ``plateau=`` task by task, except dropout's draws
+    (``vmap(randomness="different")``): equal to it up to float rounding for a dropout-free model.
+    Returns per task ``{"snapshots": [M+1, P], "steps": M, "losses": [...]}`` (P = the flat
+    parameters in ``inits[e]``'s order).
+
+    Example:
+        >>> class Net(torch.nn.Linear):
+        ...     def forward(self, x, mask):
+        ...         return super().forward(x)
+        >>> net = Net(3, 2)
+        >>> data = [Batches(x=torch.randn(8, 3), mask=None, y=torch.arange(8) % 2) for _ in range(2)]
+        >>> init = {n: p.detach().clone() for n, p in net.named_parameters()}
+        >>> out = plateau_batched(net, [init, init], data,
+        ...                       FinetuneConfig(lr=0.1, batch=4, max_steps=5, warmup=0.0, decay=False),
+        ...                       seeds=[0, 1], plateau=(2, 2, 0.0))
+        >>> [o["snapshots"].shape for o in out]
+        [torch.Size([6, 8]), torch.Size([6, 8])]
+    """
+    from torch.func import functional_call, vmap
+    from tqdm.auto import tqdm
+    names = list(inits[0])
+    leaves = [{n: t.detach().clone().requires_grad_(True) for n, t in init.items()} for init in inits]
+    opts = [torch.optim.AdamW(list(lv.values()), lr=cfg.lr, weight_decay=cfg.weight_decay) for lv in leaves]
+    samplers = [EpochSampler(len(d), cfg.batch, s) for d, s in zip(trains, seeds)]
+    flat = lambda lv: torch.cat([lv[n].detach().flatten() for n in names])
+    shots = [[flat(lv)] for lv in leaves]
+    losses = [[] for _ in leaves]
+    steps = [0] * len(leaves)
+    active = list(range(len(leaves)))
+    torch.manual_seed(seeds[0])                                  # dropout
+    model.train()
+
+    def one(params, x, m, y):
+        return F.cross_entropy(functional_call(model, params, (x, m)), y)
+
+    bar = tqdm(total=cfg.max_steps, desc=desc, disable=not progress, leave=False)
+    for step in range(1, cfg.max_steps + 1):
+        parts = [trains[e].take(samplers[e].next()) for e in active]
+        x = torch.stack([p[0] for p in parts])
+        m = None if parts[0][1] is None else torch.stack([p[1] for p in parts])
+        y = torch.stack([p[2] for p in parts])
+        for e in active:
+            for gr in opts[e].param_groups:
+                gr["lr"] = cfg.lr * lr_factor(step - 1, cfg)
+        params = {n: torch.stack([leaves[e][n] for e in active]) for n in names}
+        per_task = vmap(one, in_dims=(0, 0, None if m is None else 0, 0), randomness="different")(params, x, m, y)
+        if not torch.isfinite(per_task).all():
+            bad = [active[i] for i in range(len(active)) if not torch.isfinite(per_task[i])]
+            raise FloatingPointError(f"{desc}: non-finite loss at step {step} for task(s) {bad} (lower the "
+                                     f"learning rate lr={cfg.lr}); nothing recorded")
+        for e in active:
+            opts[e].zero_grad(set_to_none=True)
+        per_task.sum().backward()                                # tasks' gradients are independent
+        for i, e in enumerate(active):
+            opts[e].step()
+            losses[e].append(per_task[i].item())
+            shots[e].append(flat(leaves[e]))
+            steps[e] = step
+        active = [e for e in active if not plateaued(losses[e], plateau)]
+        bar.update(1)
+        if not active:
+            break
+    bar.close()
+    return [{"snapshots": torch.stack(shots[e]), "steps": steps[e], "losses": [round(v, 5) for v in losses[e]]}
+            for e in range(len(leaves))]
 
 
 def plateau_step(losses: list, min_steps: int, patience: int, tol: float) -> int:

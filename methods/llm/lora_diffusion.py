@@ -25,7 +25,7 @@ import torch
 from benchmark.atomic import atomic_torch_save
 from benchmark.config import ConfigError
 from benchmark.seeding import derive_seed, generator
-from benchmark.text.finetune import FinetuneConfig, finetune
+from benchmark.text.finetune import FinetuneConfig, finetune, plateau_batched
 from benchmark.weights import local_targets
 
 from ..diffusion.denoiser import UNet1D
@@ -41,7 +41,7 @@ SOURCES = ("sst2", "qqp", "rte", "wnli", "cola")
 
 def _profile(**kw) -> dict:
     base = dict(r=4, alpha=8, init="shared", sources=",".join(SOURCES), tasks_per_source=16, task_per_class=32,
-                prep_lr=0.005, prep_max_steps=40, prep_min_steps=8, prep_patience=5, prep_tol=0.01, grid=12,
+                prep_lr=0.005, prep_max_steps=40, prep_min_steps=8, prep_patience=5, prep_tol=0.01, grid=12, prep_batch=1,
                 segments=3, steps=20, strict_segments=False, schedule="linear-noise", weighting="paper",
                 meta_iters=150, meta_batch=8, inner_steps=3, inner_lr=0.005, outer="adam", outer_lr=0.001, draws=8,
                 channels=16, cond_dim=64, finetune=False, lr=4e-4)
@@ -65,6 +65,8 @@ class LoRADiffusion(TextMethod):
         target_steps(hp["steps"], hp["segments"], hp["strict_segments"])
         if hp["grid"] % hp["segments"]:
             raise ConfigError(f"{self.name}: segments k={hp['segments']} must divide grid={hp['grid']}")
+        if hp["prep_batch"] < 1:
+            raise ConfigError(f"{self.name}: prep_batch must be >= 1 (tasks per batched trajectory step)")
         if hp["init"] not in ("shared", "per-task"):
             raise ConfigError(f"{self.name}: init must be 'shared' or 'per-task'")
         if hp["schedule"] not in SCHEDULES or hp["weighting"] not in WEIGHTINGS:
@@ -138,7 +140,7 @@ class LoRADiffusion(TextMethod):
         """Trajectories ``[E, grid+1, P]``, embeddings ``[E, 2, hidden]``, M per task (cached)."""
         ctx, hp = self.ctx, self.hp
         keys = ["r", "alpha", "init", "sources", "tasks_per_source", "task_per_class", "prep_lr", "prep_max_steps",
-                "prep_min_steps", "prep_patience", "prep_tol", "grid"]
+                "prep_min_steps", "prep_patience", "prep_tol", "grid", "prep_batch"]
         blob = json.dumps([ctx.settings, ctx.seed, {k: hp[k] for k in keys}], sort_keys=True, default=str)
         path = (ctx.cache_dir / "weights" / f"lora-prep-seed{ctx.seed}-{derive_seed(0, blob) % 16 ** 10:010x}.pt"
                 if ctx.cache_dir else None)
@@ -150,19 +152,34 @@ class LoRADiffusion(TextMethod):
         from tqdm.auto import tqdm
         tasks = [t for src in hp["sources"].split(",")
                  for t in ctx.source_task(src, hp["task_per_class"], hp["tasks_per_source"], "lora-prep-tasks")]
-        for j, task in enumerate(tqdm(tasks, desc=f"{self.name} trajectories", disable=not ctx.progress)):
-            init = derive_seed(ctx.seed, "lora-A") if hp["init"] == "shared" else derive_seed(ctx.seed, "lora-A", j)
-            model, params = self.lora_model(init)
+        plateau = (hp["prep_min_steps"], hp["prep_patience"], hp["prep_tol"])
+        init_of = lambda j: derive_seed(ctx.seed, "lora-A") if hp["init"] == "shared" else derive_seed(ctx.seed,
+                                                                                                      "lora-A", j)
+        bar = tqdm(total=len(tasks), desc=f"{self.name} trajectories", disable=not ctx.progress)
+        for lo in range(0, len(tasks), hp["prep_batch"]):
+            chunk = range(lo, min(lo + hp["prep_batch"], len(tasks)))
+            seeds = [derive_seed(ctx.seed, "lora-prep", j) for j in chunk]
+            if len(chunk) == 1:                              # the plain loop (finetune's plateau rule)
+                model, params = self.lora_model(init_of(lo))
+                outs = [finetune(model.base_model, [p for _, p in params], tasks[lo].batches("train"), None, cfg,
+                                 seeds[0], snapshot=lambda: self.flat(params), plateau=plateau)]
+            else:                                            # the same updates, tasks batched (torch.func)
+                inits = []
+                for j in chunk:
+                    model, params = self.lora_model(init_of(j))
+                    inits.append({n.removeprefix("base_model."): p.detach().clone() for n, p in params})
+                outs = plateau_batched(model.base_model, inits, [tasks[j].batches("train") for j in chunk], cfg,
+                                       seeds, plateau)
             self.layout = [(n, tuple(p.shape)) for n, p in params]
-            out = finetune(model.base_model, [p for _, p in params], task.batches("train"), None, cfg,
-                           derive_seed(ctx.seed, "lora-prep", j), snapshot=lambda: self.flat(params),
-                           plateau=(hp["prep_min_steps"], hp["prep_patience"], hp["prep_tol"]))
-            snaps, M = out["snapshots"], out["steps"]
-            pick = torch.round(torch.arange(hp["grid"] + 1) * M / hp["grid"]).long()
-            trajs.append(snaps[pick])
-            embs.append(self.embed(task))
-            Ms.append(M)
-            task.forget()
+            for j, out in zip(chunk, outs):
+                snaps, M = out["snapshots"], out["steps"]
+                pick = torch.round(torch.arange(hp["grid"] + 1) * M / hp["grid"]).long()
+                trajs.append(snaps[pick])
+                embs.append(self.embed(tasks[j]))
+                Ms.append(M)
+                tasks[j].forget()
+                bar.update(1)
+        bar.close()
         prep = {"trajectory": torch.stack(trajs), "emb": torch.stack(embs), "M": torch.tensor(Ms),
                 "layout": self.layout}
         if not torch.isfinite(prep["trajectory"]).all():
