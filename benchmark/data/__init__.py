@@ -9,25 +9,44 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import folders, omniglot, synthetic
+from . import domainnet, folders, metadataset, omniglot, synthetic, tiered, transfer
 from .base import DataCorruptError, DataMissingError, FewShotDataset, ImageSplit
 from .episodes import Episode, EpisodeSampler
 
-TIERED_HOW = ("get Tiered-ImageNet (Ren et al. 2018, e.g. via https://github.com/yaoyao-liu/tiered-imagenet-tools) "
-              "and lay it out as <root>/tiered-imagenet/{train,val,test}/<wnid>/<image>.jpg")
+
+def _md(source):
+    return lambda root, image_size, cache_dir, **kw: metadataset.load(root, image_size, cache_dir, source, **kw)
 
 
-def _tiered(root, image_size, cache_dir, **kw):
-    return folders.load_image_folder_splits(root, "tiered-imagenet", image_size, "RGB", TIERED_HOW, cache_dir)
+def _transfer(name):
+    return lambda root, image_size, cache_dir, **kw: transfer.load(name, root, image_size, cache_dir)
 
 
 LOADERS = {
     "omniglot": lambda root, image_size, cache_dir, **kw: omniglot.load(root, image_size, cache_dir=cache_dir, **kw),
     "mini-imagenet": lambda root, image_size, cache_dir, **kw: folders.load_mini_imagenet(root, image_size, cache_dir),
-    "tiered-imagenet": _tiered,
+    "tiered-imagenet": lambda root, image_size, cache_dir, **kw: tiered.load(root, image_size, cache_dir),
+    "domainnet": lambda root, image_size, cache_dir, **kw: domainnet.load(root, image_size, cache_dir, **kw),
+    **{f"md-{s}": _md(s) for s in metadataset.TEST_SOURCES},
+    **{name: _transfer(name) for name in transfer.DATASETS},
     "synthetic": lambda root, image_size, cache_dir, seed=0, **kw: synthetic.load(image_size, seed=seed),
 }
 DATASETS = tuple(LOADERS)
+TRANSFER = transfer.DATASETS          # test-only targets (Table 2): no meta-training split
+
+# name -> (paths under the root, any one of which must exist, for each requirement; how to get the data)
+REQUIRED = {
+    "omniglot": ([("omniglot-py/images_background.zip", "omniglot-py/images_background"),
+                  ("omniglot-py/images_evaluation.zip", "omniglot-py/images_evaluation")], omniglot.HOW),
+    "mini-imagenet": ([("mini-imagenet/images",), ("mini-imagenet/train.csv",), ("mini-imagenet/test.csv",)],
+                      folders.MINI_HOW),
+    "tiered-imagenet": ([("tiered-imagenet/train", "tiered-imagenet/train_images_png.pkl",
+                          "tiered-imagenet/train_images.npz")], tiered.HOW),
+    "domainnet": ([(f"domainnet/{d}_train.txt",) for d in domainnet.SOURCES + (domainnet.TARGET,)], domainnet.HOW),
+    **{f"md-{s}": ([(f"meta-dataset/{t}/dataset_spec.json",) for t in metadataset.TRAIN_SOURCES + (s,)],
+                   metadataset.HOW) for s in metadataset.TEST_SOURCES},
+    **{name: ([(transfer.FOLDERS[name],)], transfer.HOW[name]) for name in transfer.DATASETS},
+}
 
 
 def load_dataset(name: str, root: Path | str | None, image_size: int, cache_dir: Path | None = None,
@@ -50,17 +69,11 @@ def check_available(name: str, root: Path | str | None) -> None:
         from ..text.glue import check_glue, task_name
         check_glue(root, task_name(name))
         return
-    expected = {
-        "omniglot": [("omniglot-py/images_background.zip", "omniglot-py/images_background"),
-                     ("omniglot-py/images_evaluation.zip", "omniglot-py/images_evaluation")],
-        "mini-imagenet": [("mini-imagenet/images",), ("mini-imagenet/train.csv",), ("mini-imagenet/test.csv",)],
-        "tiered-imagenet": [("tiered-imagenet/train",), ("tiered-imagenet/test",)],
-    }.get(name, [])
-    how = {"omniglot": omniglot.HOW, "mini-imagenet": folders.MINI_HOW, "tiered-imagenet": TIERED_HOW}
-    for alternatives in expected:
+    needs, how = REQUIRED.get(name, ([], ""))
+    for alternatives in needs:
         if root is None or not any((root / a).exists() for a in alternatives):
-            raise DataMissingError(name, (root or Path("$MCDI_DATA")) / alternatives[0], how[name])
+            raise DataMissingError(name, (root or Path("$MCDI_DATA")) / alternatives[0], how)
 
 
 __all__ = ["load_dataset", "check_available", "is_text", "DATASETS", "FewShotDataset", "ImageSplit", "Episode",
-           "EpisodeSampler", "DataMissingError", "DataCorruptError"]
+           "EpisodeSampler", "DataMissingError", "DataCorruptError", "TRANSFER"]

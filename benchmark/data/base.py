@@ -91,8 +91,8 @@ class FewShotDataset:
         return (x - mean) / std
 
 
-def decode_image(data: bytes | str | Path, image_size: int, mode: str) -> np.ndarray:
-    """Decode one image file (bytes or path) to a uint8 ``[C, H, W]`` array.
+def decode_image(data: bytes | str | Path | Image.Image, image_size: int, mode: str) -> np.ndarray:
+    """Decode one image (encoded bytes, a path or a PIL image) to a uint8 ``[C, H, W]`` array.
 
     Any size or channel count is mapped to ``mode`` ("L" or "RGB") and
     ``image_size`` x ``image_size``.
@@ -103,7 +103,8 @@ def decode_image(data: bytes | str | Path, image_size: int, mode: str) -> np.nda
         (1, 4, 4)
     """
     try:
-        img = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
+        img = data if isinstance(data, Image.Image) else Image.open(io.BytesIO(data) if isinstance(data, bytes)
+                                                                    else data)
         img = img.convert(mode).resize((image_size, image_size), Image.LANCZOS)
     except Exception as exc:  # PIL raises many types
         name = "<bytes>" if isinstance(data, bytes) else str(data)

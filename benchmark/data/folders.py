@@ -63,7 +63,7 @@ def load_mini_imagenet(root: Path | str, image_size: int = 84, cache_dir: Path |
         key = f"mini-imagenet-{split}-{image_size}-{fingerprint([csv_path] + files, image_size)}"
         d = cached(cache_dir, key, build)
         out[split] = ImageSplit(d["images"], d["labels"], d["classes"])
-    _check_disjoint("mini-imagenet", out)
+    check_disjoint("mini-imagenet", out)
     return FewShotDataset("mini-imagenet", out, IMAGENET_MEAN, IMAGENET_STD)
 
 
@@ -93,12 +93,12 @@ def load_image_folder_splits(root: Path | str, name: str, image_size: int = 84, 
         key = f"{name}-{split}-{image_size}-{mode}-{fingerprint(files, image_size)}"
         d = cached(cache_dir, key, build)
         out[split] = ImageSplit(d["images"], d["labels"], d["classes"])
-    _check_disjoint(name, out)
+    check_disjoint(name, out)
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if mode == "RGB" else ((0.5,), (0.5,))
     return FewShotDataset(name, out, mean, std)
 
 
-def _check_disjoint(name: str, splits: dict) -> None:
+def check_disjoint(name: str, splits: dict) -> None:
     seen: dict = {}
     for split, s in splits.items():
         for c in s.class_names:
