@@ -104,7 +104,10 @@ DISPLAY = {"reptile": "REPTILE", "meta-baseline": "Meta-Baseline", "meta-hyperne
            "full-ft": "Full-fine-tune", "lora": "LoRA", "adalora": "AdaLoRA", "dylora": "DyLoRA",
            "fourierft": "FourierFT", "mv-di-lora": "Mv-Di", "mc-di-lora": "Mc-Di"}
 DATASETS = {"omniglot": "Omniglot", "mini-imagenet": "Mini-ImageNet", "tiered-imagenet": "Tiered-ImageNet",
-            "synthetic": "Synthetic", "glue-mrpc": "MRPC", "glue-qnli": "QNLI"}
+            "synthetic": "Synthetic", "glue-mrpc": "MRPC", "glue-qnli": "QNLI", "domainnet": "DomainNet (Sketch)",
+            "md-traffic_sign": "Traffic Sign", "md-mscoco": "MSCOCO", "md-mnist": "MNIST", "md-cifar100": "CIFAR-100",
+            "md-cifar10": "CIFAR-10", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "stl10": "STL-10",
+            "aircraft": "Aircraft", "pets": "Pets"}
 
 
 def display_name(method: str, variant: str = "") -> str:

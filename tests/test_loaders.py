@@ -4,54 +4,14 @@ official lists, a class missing from one domain), Meta-Dataset (tfrecords + data
 CIFAR-100 / FGVC-Aircraft / Oxford-IIIT Pet (through torchvision), STL-10 (raw binaries), CIFAR-10
 (image folders); and a clear error naming the expected path when the data is absent."""
 import hashlib
-import io
-import json
 import pickle
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from benchmark.data import REQUIRED, DataCorruptError, DataMissingError, check_available, load_dataset
-
-
-def png(color, size=12) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (size, size), color).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def colour(i: int) -> tuple:
-    return (20 * i % 256, 255 - 20 * i % 256, 7 * i % 256)
-
-
-def write_jpg(path, color):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (12, 12), color).save(path, "JPEG", quality=100)
-
-
-# -- Tiered-ImageNet ---------------------------------------------------------------------------------------
-TIERED = {"train": ["n01", "n02", "n03"], "val": ["n04", "n05"], "test": ["n06", "n07"]}
-
-
-def write_tiered(base, kind: str):
-    base.mkdir(parents=True)
-    for split, wnids in TIERED.items():
-        ids = [c for c in range(len(wnids)) for _ in range(3)]
-        if kind == "folders":
-            for j, c in enumerate(ids):
-                write_jpg(base / split / wnids[c] / f"{j}.jpg", colour(c))
-            continue
-        meta = {"label_specific": np.array(ids), "label_general": np.zeros(len(ids), dtype=int),
-                "label_specific_str": wnids, "label_general_str": ["x"]}
-        (base / f"{split}_labels.pkl").write_bytes(pickle.dumps(meta))
-        if kind == "pickle":        # a list of uint8 arrays of PNG bytes, as Ren et al.'s files hold them
-            images = [np.frombuffer(png(colour(c)), dtype=np.uint8) for c in ids]
-            (base / f"{split}_images_png.pkl").write_bytes(pickle.dumps(images))
-        else:
-            arr = np.stack([np.full((12, 12, 3), colour(c), dtype=np.uint8) for c in ids])
-            np.savez(base / f"{split}_images.npz", images=arr)
+from benchmark.data.fixtures import TIERED, colour, png, write_domainnet, write_jpg, write_meta_dataset, write_tiered
 
 
 @pytest.mark.parametrize("kind", ["folders", "pickle", "npz"])
@@ -82,22 +42,7 @@ def test_tiered_imagenet_errors(tmp_path):
 
 
 # -- DomainNet ---------------------------------------------------------------------------------------------
-DOMAINS = ("clipart", "infograph", "painting", "quickdraw", "real", "sketch")
 CLASSES = ("aircraft_carrier", "bee", "zebra")
-
-
-def write_domainnet(base):
-    for d in DOMAINS:
-        for part, n in (("train", 2), ("test", 1)):
-            lines = []
-            for c, cls in enumerate(CLASSES):
-                if d == "painting" and cls == "bee":          # some releases' painting lists lack a class
-                    continue
-                for j in range(n):
-                    rel = f"{d}/{cls}/{d}_{c:03d}_{part}{j}.jpg"
-                    write_jpg(base / rel, colour(c))
-                    lines.append(f"{rel} {c}")
-            (base / f"{d}_{part}.txt").write_text("\n".join(lines) + "\n")
 
 
 def test_domainnet_official_lists(tmp_path):
@@ -127,23 +72,6 @@ def test_domainnet_errors(tmp_path):
 
 
 # -- Meta-Dataset ----------------------------------------------------------------------------------------
-def write_meta_dataset(base, sources, split_counts):
-    from tfrecord.writer import TFRecordWriter
-    for s in sources:
-        per = split_counts(s)
-        n = sum(per.values())
-        spec = {"name": s, "classes_per_split": {f"Split.{k}": v for k, v in per.items()},
-                "images_per_class": {str(c): 2 for c in range(n)}, "class_names": {str(c): f"{s}_c{c}" for c in range(n)},
-                "path": str(base / s), "file_pattern": "{}.tfrecords", "__class__": "DatasetSpecification"}
-        (base / s).mkdir(parents=True)
-        (base / s / "dataset_spec.json").write_text(json.dumps(spec))
-        for c in range(n):
-            w = TFRecordWriter(str(base / s / f"{c}.tfrecords"))
-            for _ in range(2):
-                w.write({"image": (png(colour(c)), "byte"), "label": (c, "int")})
-            w.close()
-
-
 def test_meta_dataset_tfrecords(tmp_path):
     from benchmark.data.metadataset import TRAIN_SOURCES
     base = tmp_path / "meta-dataset"
@@ -235,3 +163,36 @@ def test_every_dataset_names_its_expected_path_when_absent(tmp_path, name):
     assert str(tmp_path) in str(err.value) and "how to get it" in str(err.value)
     with pytest.raises(DataMissingError):
         load_dataset(name, tmp_path, 8)
+
+
+# -- Tables 4 and 8 on fixture files; their grids without the data -----------------------------------------
+def test_table4_and_table8_cells_run_on_fixture_files(tmp_path):
+    from benchmark.cells import Cell
+    from benchmark.data.metadataset import TRAIN_SOURCES
+    from benchmark.runner import run_cell
+    classes = tuple(f"class{c}" for c in range(6))
+    write_domainnet(tmp_path / "domainnet", classes=classes, per_class=(3, 2))
+    write_meta_dataset(tmp_path / "meta-dataset", TRAIN_SOURCES, lambda s: {"TRAIN": 1, "VALID": 1, "TEST": 0})
+    write_meta_dataset(tmp_path / "meta-dataset", ["mnist"], lambda s: {"TRAIN": 0, "VALID": 0, "TEST": 5})
+    for table, dataset in (("table4", "domainnet"), ("table8", "md-mnist")):
+        cell = Cell(table, "mc-di", dataset, 5, 1, 0, "smoke", "resnet12", options=(("query", 1),))
+        rec = run_cell(cell, tmp_path, tmp_path / "cache", tmp_path / "results")
+        assert 0 <= rec["acc"] <= 100 and cell.record_path(tmp_path / "results").is_file()
+
+
+@pytest.mark.parametrize("script", ["table4", "table8"])
+def test_grid_without_its_data(tmp_path, script, capsys, monkeypatch):
+    import importlib
+    import pathlib
+    monkeypatch.syspath_prepend(str(pathlib.Path(__file__).parents[1] / "reproduce"))
+    mod = importlib.import_module(script)
+    from benchmark.cli import grid_main
+    args = ["--profile", "cpu", "--data", str(tmp_path / "empty"), "--results", str(tmp_path / "r"), "--no-progress"]
+    assert grid_main(mod.GRID, args) == 2                          # a run: one clear error, nothing written
+    assert "data not found" in capsys.readouterr().err and not (tmp_path / "r").exists()
+    assert grid_main(mod.GRID, args + ["--table-only"]) == 0       # the table: every cell "missing data"
+    written = sorted(p.name for p in (tmp_path / "r").rglob("*") if p.is_file())
+    assert written == [f"{script}.csv", f"{script}.tex"]
+    import pandas as pd
+    df = pd.read_csv(tmp_path / "r" / f"{script}.csv")
+    assert set(df["status"]) == {"missing data"} and df["paper_acc_mean"].notna().sum() >= 8
