@@ -43,7 +43,8 @@ def pretrain_body(ds, backbone: str, width: int, epochs: int, batch: int, lr: fl
     SGD momentum 0.9, weight decay 5e-4, cosine learning rate), return the body in eval mode."""
     torch.manual_seed(seed)
     split = ds.splits["train"]
-    body = build_backbone(backbone, ds.channels, width).to(device).to(memory_format=torch.channels_last)
+    body = build_backbone(backbone, ds.channels, width, image_size=split.images.shape[-1])
+    body = body.to(device).to(memory_format=torch.channels_last)
     with torch.no_grad():
         body.eval()
         dim = body(ds.normalize(split.images[:2]).to(device)).shape[1]
@@ -84,7 +85,7 @@ def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch:
     """Cached :func:`pretrain_body`: loads ``<cache>/bodies/<key>.pt`` if present."""
     key = body_key(ds.name, backbone, width, image_size, epochs, seed, lr, batch)
     path = Path(cache_dir) / "bodies" / f"{key}.pt" if cache_dir else None
-    body = build_backbone(backbone, ds.channels, width)
+    body = build_backbone(backbone, ds.channels, width, image_size=image_size)
     if path is not None and path.exists():
         body.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return body.to(device).eval()

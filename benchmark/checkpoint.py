@@ -57,7 +57,7 @@ def load_checkpoint(path: Path, device="cpu"):
     dataset = FewShotDataset(d["name"], {"train": stub}, d["mean"], d["std"])
     ctx = Context(cell, dataset, dict(settings), torch.device(device), None)
     if bundle["body"] is not None:
-        body = build_backbone(cell.backbone, c, settings["body_width"])
+        body = build_backbone(cell.backbone, c, settings["body_width"], image_size=size)
         body.load_state_dict(bundle["body"])
         ctx.__dict__["body"] = body.to(device).eval()
     method = get_method(cell.method)(ctx, **cell.method_options())

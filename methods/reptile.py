@@ -73,9 +73,9 @@ class Reptile(Method):
     def _build(self, from_body: bool = False) -> None:
         """The network; ``from_body``: its body starts from the shared pretrained body."""
         ctx = self.ctx
-        body = build_backbone(ctx.cell.backbone, ctx.dataset.channels, ctx.settings["body_width"],
-                              track_running_stats=False)
         size = ctx.settings["image_size"]
+        body = build_backbone(ctx.cell.backbone, ctx.dataset.channels, ctx.settings["body_width"],
+                              track_running_stats=False, image_size=size)
         with torch.no_grad():
             dim = body(torch.zeros(2, ctx.dataset.channels, size, size)).shape[1]
         if from_body:                                  # the shared body, as every other row gets it

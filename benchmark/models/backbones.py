@@ -2,6 +2,8 @@
 
 - :class:`Conv4`: 4 x [conv3x3(width), BN, ReLU, max-pool 2], flattened (MAML's
   Omniglot/mini-ImageNet network; width 64 in the paper profile).
+- ``resnet18``, ``mobilenetv2``, ``swin`` (Tables 6-7): timm's ResNet-18, MobileNetV2-1.0 and
+  Swin-T, untrained, classifier removed.
 - :class:`ResNet12`: 4 residual blocks of 3 x conv3x3 + BN + LeakyReLU(0.1)
   with a 1x1 shortcut and max-pool 2, widths (64, 160, 320, 640) x ``width_mult``,
   global average pool (as in TADAM / MetaOptNet / Meta-Baseline).
@@ -67,18 +69,46 @@ class ResNet12(nn.Module):
         return self.blocks(x).mean(dim=(2, 3))
 
 
-def build_backbone(name: str, in_channels: int, width: int, track_running_stats: bool = True) -> nn.Module:
-    """Build a body by name; ``width`` is Conv4's channel count or ResNet-12's first width (64 = x1).
+# timm bodies of Tables 6-7, built untrained (no hub weights) with their classifier removed (pooled features)
+TIMM = {"resnet18": "resnet18", "mobilenetv2": "mobilenetv2_100", "swin": "swin_tiny_patch4_window7_224"}
+BACKBONES = ("conv4", "resnet12") + tuple(TIMM)
+
+
+def _timm_body(name: str, in_channels: int, image_size: int | None, track_running_stats: bool) -> nn.Module:
+    import timm
+    kw = dict(pretrained=False, num_classes=0, in_chans=in_channels)
+    if name == "swin":                      # Swin's patch grid is fixed at build time: it refuses other sizes
+        if image_size is None:
+            raise ValueError("the swin body needs image_size")
+        kw["img_size"] = image_size
+    body = timm.create_model(TIMM[name], **kw)
+    if not track_running_stats:             # batch statistics always (as Conv4/ResNet-12 with track=False)
+        for m in body.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.track_running_stats = False
+                m.running_mean = m.running_var = m.num_batches_tracked = None
+    return body
+
+
+def build_backbone(name: str, in_channels: int, width: int, track_running_stats: bool = True,
+                   image_size: int | None = None) -> nn.Module:
+    """Build a body by name; ``width`` is Conv4's channel count or ResNet-12's first width (64 = x1);
+    the timm bodies (``resnet18``, ``mobilenetv2``, ``swin``: Tables 6-7) keep their own widths and
+    ignore it; ``swin`` is built for ``image_size``.
 
     Example:
         >>> build_backbone("resnet12", 3, 16)(torch.zeros(2, 3, 32, 32)).shape
         torch.Size([2, 160])
+        >>> build_backbone("mobilenetv2", 1, 0)(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 1280])
     """
     if name == "conv4":
         return Conv4(in_channels, width, track_running_stats=track_running_stats)
     if name == "resnet12":
         return ResNet12(in_channels, width / 64, track_running_stats=track_running_stats)
-    raise KeyError(f"unknown backbone {name!r}; choose conv4 or resnet12")
+    if name in TIMM:
+        return _timm_body(name, in_channels, image_size, track_running_stats)
+    raise KeyError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
 
 
 @torch.no_grad()
