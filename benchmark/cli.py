@@ -37,6 +37,7 @@ class Grid:
     source: str = "mc-di"                   # which paper's numbers to put beside ours
     variants: dict | list = field(default_factory=dict)   # label -> (method, options), or [(label, method, options)]
     backbone: str = "conv4"
+    backbones: tuple = ()                   # a grid over bodies (Tables 6-7): one table column per body
     out_name: str = ""                      # output file stem (default: the table name)
     paper_table: str = ""                   # which of the paper's tables holds its numbers (default: table)
     latency: str = "per-sample"             # "per-task": Table 5's fine-tuning time per task (s)
@@ -63,9 +64,10 @@ class Grid:
             for d in self.datasets:
                 if datasets and d not in datasets:
                     continue
-                for way, shot in self.settings:
-                    for s in seeds:
-                        cells.append(Cell(self.table, m, d, way, shot, s, profile, self.backbone, opts, variant))
+                for body in self.backbones or (self.backbone,):
+                    for way, shot in self.settings:
+                        for s in seeds:
+                            cells.append(Cell(self.table, m, d, way, shot, s, profile, body, opts, variant))
         return cells
 
 
@@ -221,12 +223,12 @@ def grid_main(grid: Grid, argv=None) -> int:
         if not (args.table_only and not all_records and shown and all(c.dataset in missing for c in shown)):
             shown = [c for c in shown if (c.method, c.variant) in have]
         # else: --table-only on a grid none of whose data is here: every row "missing data", the paper's beside
-        wanted = {(c.method, c.dataset, c.way, c.shot, c.variant) for c in shown}
+        wanted = {(c.method, c.dataset, c.way, c.shot, c.variant, c.backbone) for c in shown}
         records = [r for r in all_records
                    if (r["cell"]["method"], r["cell"]["dataset"], r["cell"]["way"], r["cell"]["shot"],
-                       r["cell"].get("variant") or "") in wanted]
+                       r["cell"].get("variant") or "", r["cell"].get("backbone", "conv4")) in wanted]
         df = build_table(records, shown, grid.paper_table or grid.table, missing, grid.source,
-                         expected_seeds=len(grid.seeds))
+                         expected_seeds=len(grid.seeds), by_body=bool(grid.backbones))
         if df.empty:
             raise ConfigError(f"no records of {grid.table} ({args.profile}) under {args.results}/runs: nothing to "
                               f"tabulate, no table written")

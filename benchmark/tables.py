@@ -10,8 +10,8 @@ Example:
     >>> recs = [{"cell": {"method": "m", "variant": "", "dataset": "d", "way": 5, "shot": 1, "seed": s,
     ...          "table": "t", "profile": "p", "backbone": "conv4"}, "acc": a, "ci95": 1.0, "latency_ms": 2.0}
     ...         for s, a in enumerate([90.0, 92.0])]
-    >>> aggregate(records_frame(recs))[["acc_mean", "acc_std", "n_seeds"]].values.tolist()
-    [[91.0, 1.4142135623730951, 2]]
+    >>> aggregate(records_frame(recs))[["acc_mean", "acc_std", "n_seeds"]].iloc[0].tolist()
+    [91.0, 1.4142135623730951, 2.0]
 """
 from __future__ import annotations
 
@@ -29,13 +29,24 @@ PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.csv")
 KEYS = ["method", "dataset", "way", "shot"]
 
 
-def records_frame(records: list) -> pd.DataFrame:
-    """One row per cell record."""
+def column(dataset: str, backbone: str, by_body: bool) -> str:
+    """A table column's dataset key: ``"omniglot"``, or ``"omniglot|swin"`` in a grid over bodies
+    (Tables 6-7, whose columns are the bodies).
+
+    Example:
+        >>> column("omniglot", "swin", True), column("omniglot", "conv4", False)
+        ('omniglot|swin', 'omniglot')
+    """
+    return f"{dataset}|{backbone}" if by_body else dataset
+
+
+def records_frame(records: list, by_body: bool = False) -> pd.DataFrame:
+    """One row per cell record (``by_body``: one column per body, see :func:`column`)."""
     rows = []
     for r in records:
         c = r["cell"]
         rows.append({"method": c["method"] + (f"[{c['variant']}]" if c.get("variant") else ""),
-                     "dataset": c["dataset"], "way": int(c["way"]), "shot": int(c["shot"]), "seed": int(c["seed"]),
+                     "dataset": column(c["dataset"], c.get("backbone", "conv4"), by_body), "way": int(c["way"]), "shot": int(c["shot"]), "seed": int(c["seed"]),
                      "acc": float(r["acc"]), "ci95": float(r["ci95"]), "latency_ms": float(r["latency_ms"])})
     return pd.DataFrame(rows, columns=KEYS + ["seed", "acc", "ci95", "latency_ms"])
 
@@ -63,14 +74,14 @@ def paper_numbers(table: str, source: str = "mc-di") -> pd.DataFrame:
 
 
 def build_table(records: list, grid: list, table: str, missing_data: dict | None = None,
-                source: str = "mc-di", expected_seeds: int | None = None) -> pd.DataFrame:
+                source: str = "mc-di", expected_seeds: int | None = None, by_body: bool = False) -> pd.DataFrame:
     """The table's rows: every (method row, dataset, way, shot) of ``grid`` (a list of cells),
-    with ours (or a status) beside the paper's numbers."""
+    with ours (or a status) beside the paper's numbers (``by_body``: a column per body)."""
     missing_data = missing_data or {}
-    want = pd.DataFrame([{"method": c.row, "dataset": c.dataset, "way": c.way, "shot": c.shot} for c in grid],
-                        columns=KEYS).drop_duplicates()
+    want = pd.DataFrame([{"method": c.row, "dataset": column(c.dataset, c.backbone, by_body), "way": c.way,
+                          "shot": c.shot} for c in grid], columns=KEYS).drop_duplicates()
     seeds = expected_seeds or max(1, len({c.seed for c in grid}))
-    ours = aggregate(records_frame(records)) if records else aggregate(records_frame([]))
+    ours = aggregate(records_frame(records, by_body))
     out = want.merge(ours, on=KEYS, how="left")
     base_method = out["method"].str.replace(r"\[.*\]$", "", regex=True)
     paper = paper_numbers(table, source)
@@ -78,7 +89,7 @@ def build_table(records: list, grid: list, table: str, missing_data: dict | None
                                            how="left").drop(columns="_m")
 
     def status(row):
-        if row["dataset"] in missing_data:
+        if row["dataset"].split("|")[0] in missing_data:
             return "missing data"
         if pd.isna(row["n_seeds"]):
             return "not run"
@@ -117,7 +128,15 @@ def display_name(method: str, variant: str = "") -> str:
     return DISPLAY.get(method, method) + (f" [{variant}]" if variant else "")
 
 
+BODIES = {"swin": "Swin Transformer", "resnet18": "ResNet18", "mobilenetv2": "MobileNetV2", "conv4": "Conv4",
+          "resnet12": "ResNet-12"}
+
+
 def dataset_name(dataset: str) -> str:
+    """Display name of a column's dataset (``"omniglot|swin"`` -> 'Omniglot: Swin Transformer')."""
+    if "|" in dataset:
+        d, body = dataset.split("|", 1)
+        return f"{DATASETS.get(d, d)}: {BODIES.get(body, body)}"
     return DATASETS.get(dataset, dataset)
 
 

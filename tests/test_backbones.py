@@ -36,3 +36,17 @@ def test_cells_run_on_a_timm_body(tmp_path, method, options):
     cell = Cell("table6", method, "synthetic", 5, 1, 0, "smoke", "mobilenetv2", options=opts)
     rec = run_cell(cell, None, tmp_path / "cache", tmp_path / "r")
     assert 0 <= rec["acc"] <= 100 and cell.record_path(tmp_path / "r").name.endswith("_mobilenetv2.json")
+
+
+def test_grid_over_bodies_has_a_column_per_body(tmp_path):
+    import pandas as pd
+
+    from benchmark.cli import Grid, grid_main
+    grid = Grid("bodies", methods=["ref-centroid"], datasets=["synthetic"], settings=[(5, 1)], seeds=(0,),
+                backbones=("conv4", "mobilenetv2"))
+    assert {c.backbone for c in grid.cells("smoke")} == {"conv4", "mobilenetv2"}
+    assert grid_main(grid, ["--profile", "smoke", "--results", str(tmp_path), "--no-progress"]) == 0
+    df = pd.read_csv(tmp_path / "bodies_smoke.csv")
+    assert sorted(df["dataset"]) == ["synthetic|conv4", "synthetic|mobilenetv2"] and set(df["status"]) == {"ok"}
+    assert df["acc_mean"].nunique() == 2                                # two bodies, two numbers
+    assert "Synthetic: MobileNetV2" in (tmp_path / "bodies_smoke.tex").read_text()
