@@ -88,7 +88,7 @@ def test_cancelled_cell_is_the_only_one_resubmitted(tmp_path, capsys):
     sub = _submission(results, 1)
     victim = max(sub["jobs"], key=lambda j: int(j.split("_")[1]))     # the last task: still pending or running
     subprocess.run(["scancel", victim], check=True)
-    out, _ = proc.communicate(timeout=300)
+    out, _ = proc.communicate(timeout=900)                             # a guard against a hang, not a timing
     assert proc.returncode == 1, out                                   # the sweep reports the missing cell
     assert "ended without their records" in out
     (cell,) = sub["jobs"][victim]
