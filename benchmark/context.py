@@ -22,24 +22,17 @@ from .data import EpisodeSampler, load_dataset
 from .seeding import derive_seed
 
 
+def _cell_field(name: str) -> property:
+    return property(lambda self: getattr(self.cell, name), doc=f"``self.cell.{name}``")
+
+
 class CellFields:
     """Shorthands for the fields of ``self.cell`` (image and text contexts alike)."""
 
-    @property
-    def way(self) -> int:
-        return self.cell.way
-
-    @property
-    def shot(self) -> int:
-        return self.cell.shot
-
-    @property
-    def seed(self) -> int:
-        return self.cell.seed
-
-    @property
-    def profile(self) -> str:
-        return self.cell.profile
+    way = _cell_field("way")
+    shot = _cell_field("shot")
+    seed = _cell_field("seed")
+    profile = _cell_field("profile")
 
 
 @dataclass

@@ -164,10 +164,12 @@ class LoRADiffusion(TextMethod):
                 outs = [finetune(model.base_model, [p for _, p in params], tasks[lo].batches("train"), None, cfg,
                                  seeds[0], snapshot=lambda: self.flat(params), plateau=plateau)]
             else:                                            # the same updates, tasks batched (torch.func)
-                inits = []
+                starts = {}                                  # one model per distinct start (one if shared)
                 for j in chunk:
-                    model, params = self.lora_model(init_of(j))
-                    inits.append({n.removeprefix("base_model."): p.detach().clone() for n, p in params})
+                    if init_of(j) not in starts:
+                        model, params = self.lora_model(init_of(j))
+                        starts[init_of(j)] = {n.removeprefix("base_model."): p.detach().clone() for n, p in params}
+                inits = [starts[init_of(j)] for j in chunk]
                 outs = plateau_batched(model.base_model, inits, [tasks[j].batches("train") for j in chunk], cfg,
                                        seeds, plateau)
             self.layout = [(n, tuple(p.shape)) for n, p in params]
