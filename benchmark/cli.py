@@ -41,6 +41,7 @@ class Grid:
     out_name: str = ""                      # output file stem (default: the table name)
     paper_table: str = ""                   # which of the paper's tables holds its numbers (default: table)
     latency: str = "per-sample"             # "per-task": Table 5's fine-tuning time per task (s)
+    dataset_settings: dict = field(default_factory=dict)   # dataset -> its own [(way, shot), ...] (Table 2)
 
     def rows(self) -> list:
         """(row label, method, options) for every row: plain methods, then variants."""
@@ -65,7 +66,7 @@ class Grid:
                 if datasets and d not in datasets:
                     continue
                 for body in self.backbones or (self.backbone,):
-                    for way, shot in self.settings:
+                    for way, shot in self.dataset_settings.get(d, self.settings):
                         for s in seeds:
                             cells.append(Cell(self.table, m, d, way, shot, s, profile, body, opts, variant))
         return cells

@@ -102,7 +102,23 @@ _DATASET = {
     # Tables 4 and 8 (not at hand here): the mini-ImageNet settings
     **{d: {"smoke": dict(image_size=32), "cpu": dict(image_size=32, body_epochs=8), "paper": dict(image_size=84)}
        for d in ("domainnet", "md-traffic_sign", "md-mscoco", "md-mnist", "md-cifar100", "md-cifar10")},
+    # Table 2 (transfer): a target's cells meta-train on `transfer_source` (its train/val splits) and test on
+    # the target's test set; `test_query=0`: every image a class has left after the conditioning shots
+    # (the whole test set), `test_episodes` draws of those shots. The papers' body is ResNet-12; the cpu
+    # profile's is ResNet-12 at width 16 (x0.25: 160-d features, 1,610-weight 10-way heads; one training
+    # step costs 1.3x Conv4-64's) on 32x32 images of mini-ImageNet's 64 training classes, the stand-in for
+    # ImageNet-1k (docs/readings.md, "Table 2").
+    **{d: {"smoke": dict(image_size=16, transfer_source="mini-imagenet", test_query=0, test_episodes=4,
+                         transfer_labels="support"),
+           "cpu": dict(image_size=32, body_epochs=8, body_width=16, transfer_source="mini-imagenet", test_query=0,
+                       test_episodes=100, transfer_labels="support"),
+           "paper": dict(image_size=84, transfer_source="imagenet", test_query=0, test_episodes=100,
+                         transfer_labels="support")}
+       for d in ("cifar10", "cifar100", "stl10", "aircraft", "pets")},
+    "imagenet": {"smoke": dict(image_size=16), "cpu": dict(image_size=32, body_epochs=8),
+                 "paper": dict(image_size=84)},
 }
+TRANSFER_SOURCES = ("mini-imagenet", "imagenet", "tiered-imagenet", "synthetic")
 
 # Table 5 (GLUE): the pipeline of a text cell. Every row fine-tunes (or generates) the top
 # `top_layers` transformer layers (0: all) + the classification head of `model`; sentences are cut to
@@ -128,6 +144,8 @@ SETTING_RULES = {
     "image_size": (int, 8), "body_width": (int, 1), "body_epochs": (int, 1), "body_batch": (int, 1),
     "body_lr": (float, 0.0), "test_episodes": (int, 1), "latency_episodes": (int, 1), "query": (int, 1),
     "selection": (str, ("val", "last")), "val_checkpoints": (int, 1), "val_episodes": (int, 1),
+    # transfer targets (Table 2)
+    "transfer_source": (str, TRANSFER_SOURCES), "test_query": (int, 0), "transfer_labels": (str, ("support", "none")),
     # text cells (Table 5)
     "model": (str, None), "top_layers": (int, 0), "max_len": (int, 4), "train_examples": (int, 0),
     "heldout": (int, 2), "dev_examples": (int, 0), "batch": (int, 1), "max_steps": (int, 1),

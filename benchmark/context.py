@@ -18,7 +18,7 @@ import torch
 from .body import compute_features, get_body
 from .cells import Cell
 from .config import check_settings, profile_settings
-from .data import EpisodeSampler, load_dataset
+from .data import ClusterEpisodeSampler, EpisodeSampler, load_for_settings, resolve_query
 from .seeding import derive_seed
 
 
@@ -52,8 +52,7 @@ class Context(CellFields):
         settings.update(cell.settings_overrides())
         check_settings(settings)
         if dataset is None:
-            extra = {"seed": 0} if cell.dataset == "synthetic" else {}
-            dataset = load_dataset(cell.dataset, data_root, settings["image_size"], cache_dir, **extra)
+            dataset = load_for_settings(cell.dataset, data_root, settings, cache_dir)
         return cls(cell, dataset, settings, torch.device(device), Path(cache_dir) if cache_dir else None, progress)
 
 
@@ -71,9 +70,16 @@ class Context(CellFields):
                               self.settings["query"] if query is None else query,
                               derive_seed(self.seed, tag, self.cell.dataset))
 
-    def test_sampler(self) -> EpisodeSampler:
-        return EpisodeSampler(self.split("test").labels, self.way, self.shot, self.settings["query"],
-                              derive_seed(self.seed, "meta-test", self.cell.dataset))
+    def test_sampler(self):
+        """Sampler of meta-test episodes: ``settings["test_query"]`` queries per class where set (0: the
+        whole test set, a transfer target's), else ``query``; a transfer target under the reading
+        ``transfer_labels=none`` draws label-free cluster episodes (:class:`ClusterEpisodeSampler`)."""
+        s, labels = self.settings, self.split("test").labels
+        seed = derive_seed(self.seed, "meta-test", self.cell.dataset)
+        if s.get("transfer_labels") == "none":
+            return ClusterEpisodeSampler(self.features("test"), labels, self.way, self.shot, seed)
+        return EpisodeSampler(labels, self.way, self.shot, resolve_query(s.get("test_query", s["query"]), labels,
+                                                                         self.shot), seed)
 
     # -- the shared, cached body ------------------------------------------
     @cached_property

@@ -65,7 +65,9 @@ def evaluate(method, ctx, split: str = "test") -> dict:
     if not torch.isfinite(accs).all():
         raise FloatingPointError(f"{method.name}: non-finite accuracies")
     acc, ci = mean_ci(accs)
-    out = {"acc": acc, "ci95": ci, "episodes": len(episodes), "query_per_class": ctx.settings["query"],
+    out = {"acc": acc, "ci95": ci, "episodes": len(episodes),
+           "query_per_class": getattr(sampler, "query", None),          # None: cluster episodes (no classes)
+           "query_per_episode": len(episodes[0].query),
            # per-episode accuracies (%), in the sampler's order: every method of a seed sees the same
            # episodes, so differences between methods can be paired episode by episode
            "episode_acc": [round(a * 100, 3) for a in accs.double().tolist()]}

@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 from .cells import Cell, load_record
 from .config import ConfigError, check_settings, cpu_threads, profile_settings
 from .context import Context
-from .data import DataMissingError, EpisodeSampler, check_available, is_text, load_dataset
+from .data import DataMissingError, EpisodeSampler, check_available, is_text, load_for_settings, \
+    needed_datasets, resolve_query
 from .atomic import atomic_torch_save, write_json_atomic  # noqa: F401  (write_json_atomic re-exported)
 from .evaluate_core import evaluate
 from .progress import resumable
@@ -51,10 +52,16 @@ def code_version() -> str:
         return "unknown"
 
 
+# settings read only by the meta-test evaluation: a method meta-trained under either value is the same
+# (the other evaluation settings predate this rule and stay in the key, so existing caches keep their keys)
+TEST_ONLY_SETTINGS = ("test_query", "transfer_labels")
+
+
 def method_checkpoint_key(cell: Cell, hp: dict, settings: dict, shot_independent: bool = False) -> str:
     """Cache key of a meta-trained method: everything that determines it (not the table;
     not the shot when the method's meta-training does not depend on it)."""
     shot = "any" if shot_independent else cell.shot
+    settings = {k: v for k, v in settings.items() if k not in TEST_ONLY_SETTINGS}
     parts = [cell.method, cell.dataset, cell.way, shot, cell.seed, cell.profile, cell.backbone, hp, settings]
     if cpu_threads() != 1:                       # a method trained with other threads is another method
         parts.append({"threads": cpu_threads()})
@@ -72,10 +79,9 @@ def shared_dataset(cell: Cell, data_root, cache_dir, datasets: dict):
     """Load ``cell``'s dataset once per (name, image size) across the cells of a grid."""
     s = profile_settings(cell.profile, cell.dataset)
     s.update(cell.settings_overrides())
-    key = (cell.dataset, s["image_size"])
+    key = (cell.dataset, s["image_size"], s.get("transfer_source"))
     if key not in datasets:
-        extra = {"seed": 0} if cell.dataset == "synthetic" else {}
-        datasets[key] = load_dataset(cell.dataset, data_root, s["image_size"], cache_dir, **extra)
+        datasets[key] = load_for_settings(cell.dataset, data_root, s, cache_dir)
     return datasets[key]
 
 
@@ -102,7 +108,7 @@ def trained_method(cell: Cell, data_root, cache_dir, device="cpu", force=False, 
 
 def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, datasets) -> tuple:
     validate_cell(cell)                          # unknown name, bad option or setting -> clear error before any work
-    check_available(cell.dataset, data_root)
+    check_cell_data(cell, data_root)
     if is_text(cell.dataset):                    # Table 5: a GLUE task and the pretrained encoder
         from .text.context import TextContext
         ctx = TextContext.build(cell, data_root, cache_dir, device, progress)
@@ -224,12 +230,14 @@ def preflight(cells: list, data_root, cache_dir) -> dict:
                 seen.add(key)
                 TextContext.build(c, data_root, cache_dir).task()
             continue
-        key = (c.dataset, c.way, c.shot, settings["query"], settings["image_size"], settings.get("selection"))
+        key = (c.dataset, c.way, c.shot, json_key(settings))
         if key in seen:
             continue
         seen.add(key)
         ds = shared_dataset(c, data_root, cache_dir, datasets)
-        needs = [("test", settings["query"]), ("train", 0)]
+        test_labels = ds.splits["test"].labels
+        needs = [("test", resolve_query(settings.get("test_query", settings["query"]), test_labels, c.shot)),
+                 ("train", 0)]
         if settings.get("selection") == "val":
             needs.append(("val", settings["query"]))
         for split, query in needs:
@@ -265,7 +273,7 @@ def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=
         return load_record(path)
     validate_cell(cell)                          # bad options/settings: an error before anything is written
     cpu_threads()
-    check_available(cell.dataset, data_root)
+    check_cell_data(cell, data_root)
     with cell_lock(cell, results_dir):
         if path.exists() and not force:          # finished by another run while we waited
             return load_record(path)
@@ -365,12 +373,22 @@ def _uses_body(cell: Cell) -> bool:
     return get_method(cell.method).uses_body_with(cell.method_options())
 
 
+def check_cell_data(cell: Cell, data_root) -> None:
+    """Raise :class:`DataMissingError` at once if a dataset the cell reads is absent (a transfer
+    target's meta-training source included)."""
+    if is_text(cell.dataset):
+        check_available(cell.dataset, data_root)
+        return
+    for name in needed_datasets(cell.dataset, expected_config(cell)[1]):
+        check_available(name, data_root)
+
+
 def split_available(cells: list, data_root) -> tuple:
     """``(cells whose dataset is present, {missing dataset: message})``."""
     todo, missing = [], {}
     for c in cells:
         try:
-            check_available(c.dataset, data_root)
+            check_cell_data(c, data_root)
             todo.append(c)
         except DataMissingError as exc:
             missing.setdefault(c.dataset, str(exc))

@@ -57,7 +57,7 @@ class Method:
             >>> class M(Method): DEFAULTS = {"smoke": {}}
             >>> from types import SimpleNamespace as NS
             >>> m = M(NS(profile="smoke", cell=NS(dataset="d", way=5)))
-            >>> m.check_way(20)
+            >>> m.check_way(20)  # doctest: +ELLIPSIS
             Traceback (most recent call last):
             ...
             methods.base.WayMismatchError: : meta-trained for 5-way tasks, but this episode has 20 classes; ...
@@ -77,6 +77,10 @@ class Method:
         """``DEFAULTS[profile]``, refined by ``DATASET_DEFAULTS[dataset][profile]``, overridden by
         ``options`` (an unknown option is a :class:`ConfigError`)."""
         hp = dict(cls.DEFAULTS.get(profile, {}))
+        source = transfer_source(profile, dataset)
+        if source:                                  # a transfer target meta-trains on its source (Table 2)
+            hp.update(cls.DATASET_DEFAULTS.get(source, {}).get(profile, {}))
+            hp.update(cls.DATASET_DEFAULTS.get("transfer", {}).get(profile, {}))
         hp.update(cls.DATASET_DEFAULTS.get(dataset, {}).get(profile, {}))
         unknown = set(options) - set(hp)
         if unknown:
@@ -103,7 +107,7 @@ class Method:
             adapted = self.adapt(self.ctx.images(split, ep.support), ep.support_labels.to(self.ctx.device))
             logits = self.predict(adapted, self.ctx.images(split, ep.query))
             check_logits(logits, self.name)
-            accs.append((logits.argmax(-1).cpu() == ep.query_labels).float().mean())
+            accs.append(accuracies(logits.unsqueeze(0), [ep])[0])
         return torch.stack(accs)
 
     # -- checkpointing --------------------------------------------------------
@@ -112,6 +116,55 @@ class Method:
 
     def load_state_dict(self, state: dict) -> None:
         raise NotImplementedError
+
+
+def transfer_source(profile: str, dataset: str) -> str | None:
+    """The profile's meta-training source of a transfer target (Table 2), else None: a transfer
+    cell's method takes the source's dataset defaults, then its ``DATASET_DEFAULTS["transfer"]``.
+
+    Example:
+        >>> transfer_source("cpu", "cifar10"), transfer_source("cpu", "omniglot")
+        ('mini-imagenet', None)
+    """
+    from benchmark.config import PROFILES, profile_settings
+    if profile not in PROFILES:
+        return None
+    return profile_settings(profile, dataset).get("transfer_source")
+
+
+def accuracies(logits: torch.Tensor, episodes: list) -> torch.Tensor:
+    """Accuracy of each episode from its query ``logits`` ``[E, n, way]``: the argmax against the
+    query labels, or for a label-free (cluster) episode after the best one-to-one matching of
+    clusters to classes (:func:`benchmark.data.matched_accuracy`).
+
+    Example:
+        >>> from benchmark.data import Episode
+        >>> ep = Episode(torch.arange(2), torch.arange(4), torch.arange(2), 2, 1)
+        >>> accuracies(torch.tensor([[[1., 0], [0, 1], [0, 1], [0, 1]]]), [ep]).tolist()
+        [0.75]
+    """
+    pred = logits.argmax(-1).cpu()
+    qy = torch.stack([e.query_labels for e in episodes])
+    if not episodes[0].matched:
+        return (pred == qy).float().mean(1)
+    from benchmark.data import matched_accuracy
+    return torch.tensor([matched_accuracy(p, y, e.way) for p, y, e in zip(pred, qy, episodes)])
+
+
+def chunks(episodes: list, chunk: int):
+    """``episodes`` in consecutive batches of at most ``chunk`` episodes, fewer when an episode has
+    more than 75 queries (5-way x 15) so that a batch holds at most ``chunk`` x 75 query samples (a
+    transfer target's episodes query the whole test set).
+
+    Example:
+        >>> from benchmark.data import Episode
+        >>> eps = [Episode(torch.arange(2), torch.arange(750), torch.arange(2), 2, 1)] * 5
+        >>> [len(b) for b in chunks(eps, 20)]
+        [2, 2, 1]
+    """
+    n = max(1, min(chunk, chunk * 75 // max(1, len(episodes[0].query)))) if episodes else chunk
+    for i in range(0, len(episodes), n):
+        yield episodes[i:i + n]
 
 
 def check_logits(logits: torch.Tensor, name: str, setting: str = "learning rate") -> None:
@@ -163,15 +216,13 @@ class FeatureMethod(Method):
     def episode_accuracies(self, split, episodes, chunk: int = 200):
         feats = self.ctx.features(split, self.eval_body())
         accs = []
-        for i in range(0, len(episodes), chunk):
-            eps = episodes[i:i + chunk]
+        for eps in chunks(episodes, chunk):
             sf = torch.stack([feats[e.support] for e in eps]).to(self.ctx.device)
             qf = torch.stack([feats[e.query] for e in eps]).to(self.ctx.device)
             sy = torch.stack([e.support_labels for e in eps]).to(self.ctx.device)
-            qy = torch.stack([e.query_labels for e in eps])
             logits = self.predict_features(self.adapt_features(sf, sy, eps[0].way), qf)
             check_logits(logits, self.name)
-            accs.append((logits.argmax(-1).cpu() == qy).float().mean(1))
+            accs.append(accuracies(logits, eps))
         return torch.cat(accs)
 
 

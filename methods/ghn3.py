@@ -252,6 +252,8 @@ class GHN3(StandardisedFeatures, FeatureMethod):
                ft_steps=5, ft_lr=0.005, official_checkpoint="", gain_init=0.0)
     DEFAULTS = {"smoke": dict(_hp, meta_iters=60, hid=32), "cpu": _hp,
                 "paper": dict(_hp, hid=256, heads=16, layers=12, meta_iters=40000, meta_batch=16)}
+    # Table 2 (transfer): "we do not use any labeled data to adjust the models" - the prediction alone
+    DATASET_DEFAULTS = {"transfer": {p: dict(ft_steps=0) for p in ("smoke", "cpu", "paper")}}
 
     def validate(self):
         if self.hp["head"] not in ("linear", "mlp"):

@@ -16,7 +16,7 @@ from benchmark.models.heads import head_forward
 from benchmark.seeding import derive_seed
 from benchmark.weights import PrepConfig, augmented_features, prepare_heads, unflatten_head
 
-from .base import FeatureMethod, check_logits, class_means
+from .base import FeatureMethod, accuracies, check_logits, chunks, class_means
 from .mcdi import WeightDiffusion
 from .prepared import theta0_seed
 from .meta_baseline import cosine_logits
@@ -82,16 +82,14 @@ class TargetHeadReference(FeatureMethod):
         ctx = self.ctx
         feats = ctx.features(split)
         accs = []
-        for i in range(0, len(episodes), chunk):
-            eps = episodes[i:i + chunk]
+        for eps in chunks(episodes, chunk):
             sx = torch.stack([ctx.images(split, e.support) for e in eps])
             sy = torch.stack([e.support_labels for e in eps]).to(ctx.device)
             heads = self._heads(sx, sy, eps[0].way)
             qf = torch.stack([feats[e.query] for e in eps]).to(ctx.device)
-            qy = torch.stack([e.query_labels for e in eps])
             logits = self.predict_features(heads, qf)
             check_logits(logits, self.name)
-            accs.append((logits.argmax(-1).cpu() == qy).float().mean(1))
+            accs.append(accuracies(logits, eps))
         return torch.cat(accs)
 
     def state_dict(self):

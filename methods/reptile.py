@@ -33,7 +33,7 @@ from benchmark.config import ConfigError
 from benchmark.models.backbones import build_backbone
 from benchmark.seeding import generator
 
-from .base import Method, check_logits
+from .base import Method, accuracies, check_logits, chunks
 from .inner_loop import batched_adam, check_finite, cyclic_minibatches, stack_params
 
 
@@ -139,17 +139,15 @@ class Reptile(Method):
         ctx, chunk = self.ctx, self.hp["eval_chunk"]
         g = generator(ctx.seed, "reptile-eval")
         accs = []
-        for i in range(0, len(episodes), chunk):
-            eps = episodes[i:i + chunk]
+        for eps in chunks(episodes, chunk):
             sx = torch.stack([ctx.images(split, e.support) for e in eps])
             sy = torch.stack([e.support_labels for e in eps]).to(ctx.device)
             adapted = self._adapt_batch(self.phi, sx, sy, self.hp["eval_steps"], self._eval_batch(eps[0].shot), g)
             qx = torch.stack([ctx.images(split, e.query) for e in eps])
             with torch.no_grad():
                 logits = vmap(lambda p, x: functional_call(self.net, p, (x,)))(adapted, qx)
-            qy = torch.stack([e.query_labels for e in eps])
             check_logits(logits, self.name, "inner_lr")
-            accs.append((logits.argmax(-1).cpu() == qy).float().mean(1))
+            accs.append(accuracies(logits, eps))
         return torch.cat(accs)
 
     def state_dict(self):

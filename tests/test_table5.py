@@ -17,7 +17,7 @@ from benchmark.text.context import TextContext, write_tiny_glue
 from benchmark.text.glue import load_glue
 
 TASKS = ["mrpc", "qnli", "sst2", "qqp", "rte", "wnli", "cola"]
-ROWS = ["full-ft", "lora", "adalora", "dylora", "fourierft", "mv-di-lora", "mc-di-lora"]
+ROWS = ["full-ft", "lora", "adalora", "dylora", "fourierft", "mv-di-lora", "mc-di-lora", "lt-di-lora"]
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +95,8 @@ def test_every_row_runs_and_is_deterministic(tmp_path, glue_root):
     assert ada["rank_updates"] == ada["steps"] > 0
     assert sum(recs["dylora"]["adapt"]["ranks_sampled"].values()) >= recs["dylora"]["adapt"]["steps"]
     assert recs["mc-di-lora"]["readings"]["loss"] == "local" and recs["mv-di-lora"]["readings"]["loss"] == "vanilla"
+    assert recs["lt-di-lora"]["readings"]["objective"] == "trajectory"
+    assert recs["lt-di-lora"]["hparams"]["segments"] == recs["mc-di-lora"]["hparams"]["segments"] == 3
     again = run_cell(_cell("lora"), glue_root, tmp_path / "cache2", tmp_path / "res2")
     assert again["example_correct"] == recs["lora"]["example_correct"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import domainnet, folders, metadataset, omniglot, synthetic, tiered, transfer
+from . import domainnet, folders, imagenet, metadataset, omniglot, synthetic, tiered, transfer
 from .base import DataCorruptError, DataMissingError, FewShotDataset, ImageSplit
-from .episodes import Episode, EpisodeSampler
+from .episodes import ClusterEpisodeSampler, Episode, EpisodeSampler, matched_accuracy, resolve_query
 
 
 def _md(source):
@@ -27,6 +27,7 @@ LOADERS = {
     "mini-imagenet": lambda root, image_size, cache_dir, **kw: folders.load_mini_imagenet(root, image_size, cache_dir),
     "tiered-imagenet": lambda root, image_size, cache_dir, **kw: tiered.load(root, image_size, cache_dir),
     "domainnet": lambda root, image_size, cache_dir, **kw: domainnet.load(root, image_size, cache_dir, **kw),
+    "imagenet": lambda root, image_size, cache_dir, **kw: imagenet.load(root, image_size, cache_dir, **kw),
     **{f"md-{s}": _md(s) for s in metadataset.TEST_SOURCES},
     **{name: _transfer(name) for name in transfer.DATASETS},
     "synthetic": lambda root, image_size, cache_dir, seed=0, **kw: synthetic.load(image_size, seed=seed),
@@ -43,6 +44,7 @@ REQUIRED = {
     "tiered-imagenet": ([("tiered-imagenet/train", "tiered-imagenet/train_images_png.pkl",
                           "tiered-imagenet/train_images.npz")], tiered.HOW),
     "domainnet": ([(f"domainnet/{d}_train.txt",) for d in domainnet.SOURCES + (domainnet.TARGET,)], domainnet.HOW),
+    "imagenet": ([("imagenet/train",), ("imagenet/val",)], imagenet.HOW),
     **{f"md-{s}": ([(f"meta-dataset/{t}/dataset_spec.json",) for t in metadataset.TRAIN_SOURCES + (s,)],
                    metadataset.HOW) for s in metadataset.TEST_SOURCES},
     **{name: ([(transfer.FOLDERS[name],)], transfer.HOW[name]) for name in transfer.DATASETS},
@@ -55,6 +57,27 @@ def load_dataset(name: str, root: Path | str | None, image_size: int, cache_dir:
     if name not in LOADERS:
         raise KeyError(f"unknown dataset {name!r}; registered: {', '.join(DATASETS)}")
     return LOADERS[name](root, image_size, cache_dir, **options)
+
+
+def needed_datasets(name: str, settings: dict) -> list:
+    """The datasets a cell on ``name`` reads: a transfer target (Table 2) also needs its meta-training
+    source, ``settings["transfer_source"]``.
+
+    Example:
+        >>> needed_datasets("cifar10", {"transfer_source": "mini-imagenet"})
+        ['mini-imagenet', 'cifar10']
+    """
+    return [settings["transfer_source"], name] if name in TRANSFER else [name]
+
+
+def load_for_settings(name: str, root, settings: dict, cache_dir=None) -> FewShotDataset:
+    """The dataset a cell on ``name`` runs on, at ``settings["image_size"]``: a transfer target is
+    composed with its source (:func:`benchmark.data.transfer.compose`)."""
+    if name in TRANSFER:
+        source = load_for_settings(settings["transfer_source"], root, settings, cache_dir)
+        return transfer.compose(source, load_dataset(name, root, settings["image_size"], cache_dir))
+    extra = {"seed": 0} if name == "synthetic" else {}
+    return load_dataset(name, root, settings["image_size"], cache_dir, **extra)
 
 
 def is_text(name: str) -> bool:
@@ -75,5 +98,5 @@ def check_available(name: str, root: Path | str | None) -> None:
             raise DataMissingError(name, (root or Path("$MCDI_DATA")) / alternatives[0], how)
 
 
-__all__ = ["load_dataset", "check_available", "is_text", "DATASETS", "FewShotDataset", "ImageSplit", "Episode",
-           "EpisodeSampler", "DataMissingError", "DataCorruptError", "TRANSFER"]
+__all__ = ["load_dataset", "load_for_settings", "needed_datasets", "check_available", "is_text", "DATASETS", "FewShotDataset", "ImageSplit", "Episode",
+           "EpisodeSampler", "ClusterEpisodeSampler", "matched_accuracy", "resolve_query", "DataMissingError", "DataCorruptError", "TRANSFER"]

@@ -22,6 +22,8 @@ class Episode:
     classes: torch.Tensor       # [way] split class ids, in label order
     way: int
     shot: int
+    query_y: torch.Tensor | None = None   # explicit query labels (a cluster episode's true classes)
+    matched: bool = False       # score after the best one-to-one matching of predicted to true labels
 
     @property
     def support_labels(self) -> torch.Tensor:
@@ -29,7 +31,89 @@ class Episode:
 
     @property
     def query_labels(self) -> torch.Tensor:
+        if self.query_y is not None:
+            return self.query_y
         return torch.arange(self.way).repeat_interleave(len(self.query) // self.way)
+
+
+def resolve_query(query: int, labels: torch.Tensor, shot: int) -> int:
+    """Queries per class: ``query``, or with ``query == 0`` every image the smallest class has left
+    after ``shot`` (a transfer target's whole test set, ``test_query=0``).
+
+    Example:
+        >>> resolve_query(0, torch.tensor([0, 0, 0, 1, 1, 1, 1]), shot=1), resolve_query(15, torch.tensor([0]), 1)
+        (2, 15)
+    """
+    if query > 0:
+        return query
+    n = int(torch.bincount(torch.as_tensor(labels)).min())
+    if n <= shot:
+        raise ConfigError(f"test_query=0 (all images): the smallest class has {n} images, none left after "
+                          f"{shot} shot(s)")
+    return n - shot
+
+
+def matched_accuracy(pred: torch.Tensor, labels: torch.Tensor, way: int) -> float:
+    """Accuracy of ``pred`` (cluster ids) after the one-to-one map of clusters to classes that
+    maximises it (the Hungarian algorithm on the confusion matrix; "clustering accuracy").
+
+    Example:
+        >>> matched_accuracy(torch.tensor([1, 1, 0, 0]), torch.tensor([0, 0, 1, 0]), 2)
+        0.75
+    """
+    from scipy.optimize import linear_sum_assignment
+    conf = torch.zeros(way, way, dtype=torch.float64)
+    conf.index_put_((pred.long(), labels.long()), torch.ones(len(pred), dtype=torch.float64), accumulate=True)
+    rows, cols = linear_sum_assignment(conf.numpy(), maximize=True)
+    return float(conf.numpy()[rows, cols].sum() / max(1, len(pred)))
+
+
+class ClusterEpisodeSampler:
+    """Episodes without labels (Table 2, reading ``transfer_labels=none``): k-means with ``way``
+    clusters on the split's features (standardised; k-means++ start, seeded per episode); the
+    ``shot`` images nearest each centroid are the support, labelled by their cluster; every other
+    image is a query, and accuracy is scored after the best one-to-one matching of clusters to the
+    true classes (:func:`matched_accuracy`). No label of the split is used before scoring.
+
+    Example:
+        >>> f = torch.cat([torch.randn(20, 4) - 5, torch.randn(20, 4) + 5])
+        >>> ep = ClusterEpisodeSampler(f, torch.arange(2).repeat_interleave(20), 2, 3, seed=0).episode(0)
+        >>> ep.support.shape, ep.query.shape, ep.matched
+        (torch.Size([6]), torch.Size([34]), True)
+    """
+
+    def __init__(self, features: torch.Tensor, labels: torch.Tensor, way: int, shot: int, seed: int):
+        labels = torch.as_tensor(labels)
+        n_classes = int(labels.max()) + 1 if len(labels) else 0
+        if way != n_classes:
+            raise ConfigError(f"transfer_labels=none clusters the whole test set into `way` groups: way must be "
+                              f"its number of classes ({n_classes}), got {way}")
+        if len(labels) <= way * shot:
+            raise ConfigError(f"transfer_labels=none: {len(labels)} images leave no query after {way}x{shot} "
+                              f"support images")
+        f = features.double()
+        self.features = ((f - f.mean(0)) / f.std(0).clamp_min(1e-8)).numpy()
+        self.labels, self.way, self.shot, self.seed = labels, way, shot, seed
+
+    def episode(self, i: int) -> Episode:
+        import numpy as np
+        from scipy.cluster.vq import kmeans2
+        rng = np.random.default_rng(derive_seed(self.seed, "cluster-episode", i))
+        centroids, _ = kmeans2(self.features, self.way, iter=20, minit="++", seed=rng)
+        dist = torch.cdist(torch.from_numpy(centroids), torch.from_numpy(self.features))     # [way, N]
+        taken = torch.zeros(len(self.labels), dtype=torch.bool)
+        support = []
+        for c in range(self.way):
+            order = torch.argsort(dist[c], stable=True)
+            picks = order[~taken[order]][: self.shot]
+            taken[picks] = True
+            support.append(picks)
+        query = torch.nonzero(~taken).flatten()
+        return Episode(torch.cat(support), query, torch.arange(self.way), self.way, self.shot,
+                       query_y=self.labels[query], matched=True)
+
+    def episodes(self, n: int, start: int = 0) -> list:
+        return [self.episode(i) for i in range(start, start + n)]
 
 
 class EpisodeSampler:

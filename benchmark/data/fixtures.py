@@ -95,3 +95,11 @@ def write_meta_dataset(base: Path, sources, split_counts, per_class: int = 2) ->
             for _ in range(per_class):
                 w.write({"image": (png(colour(c)), "byte"), "label": (c, "int")})
             w.close()
+
+
+def write_class_folders(base: Path, classes, per_class: int, start: int = 0) -> None:
+    """``base/<class>/<j>.jpg`` for each class (class ``i`` of ``classes`` in ``colour(start + i)``): the
+    layout of ImageNet's ``train``/``val`` folders and of the CIFAR-10 test copy."""
+    for i, name in enumerate(classes):
+        for j in range(per_class):
+            write_jpg(base / name / f"{j}.jpg", colour(start + i))

@@ -102,3 +102,27 @@ def load(name: str, root: Path | str | None, image_size: int = 32, cache_dir: Pa
         return load_image_folder_splits(root, "cifar10", image_size, "RGB", HOW[name], cache_dir, splits=("test",))
     split = _stl10(root, image_size, cache_dir) if name == "stl10" else _torchvision(name, root, image_size, cache_dir)
     return FewShotDataset(name, {"test": split}, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def compose(source: FewShotDataset, target: FewShotDataset) -> FewShotDataset:
+    """A transfer cell's dataset: ``source``'s ``train`` and ``val`` splits (meta-training, model
+    selection) and ``target``'s ``test`` split, all normalised as the source (the body sees the
+    target's images as it saw the source's). It keeps the source's name, so the body pretrained on
+    the source is the one its own cells use (same settings, same cache entry).
+
+    Example:
+        >>> from benchmark.data import synthetic
+        >>> src, tgt = synthetic.load(16, seed=0), synthetic.load(16, seed=1)
+        >>> ds = compose(src, FewShotDataset("t", {"test": tgt.splits["test"]}, (0.5,), (0.5,)))
+        >>> ds.name, ds.splits["test"] is tgt.splits["test"]
+        ('synthetic', True)
+    """
+    if "test" not in target.splits:
+        raise DataCorruptError(f"{target.name}: no test split to transfer to")
+    c_src, c_tgt = source.channels, target.splits["test"].images.shape[1]
+    if c_src != c_tgt:
+        raise DataCorruptError(f"transfer {source.name} -> {target.name}: the source has {c_src}-channel images, "
+                               f"the target {c_tgt}-channel ones; choose a source with the target's channels "
+                               f"(--set transfer_source=...)")
+    return FewShotDataset(source.name, {"train": source.splits["train"], "val": source.splits["val"],
+                                        "test": target.splits["test"]}, source.mean, source.std)

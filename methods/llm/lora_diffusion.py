@@ -44,7 +44,7 @@ def _profile(**kw) -> dict:
                 prep_lr=0.005, prep_max_steps=40, prep_min_steps=8, prep_patience=5, prep_tol=0.01, grid=12, prep_batch=1,
                 segments=3, steps=20, strict_segments=False, schedule="linear-noise", weighting="paper",
                 meta_iters=150, meta_batch=8, inner_steps=3, inner_lr=0.005, outer="adam", outer_lr=0.001, draws=8,
-                channels=16, cond_dim=64, finetune=False, lr=4e-4)
+                channels=16, cond_dim=64, finetune=False, lr=4e-4, objective="local")
     base.update(kw)
     return base
 
@@ -69,6 +69,8 @@ class LoRADiffusion(TextMethod):
             raise ConfigError(f"{self.name}: prep_batch must be >= 1 (tasks per batched trajectory step)")
         if hp["init"] not in ("shared", "per-task"):
             raise ConfigError(f"{self.name}: init must be 'shared' or 'per-task'")
+        if hp["objective"] not in ("local", "trajectory"):
+            raise ConfigError(f"{self.name}: objective must be 'local' (Mc-Di) or 'trajectory' (Lt-Di)")
         if hp["schedule"] not in SCHEDULES or hp["weighting"] not in WEIGHTINGS:
             raise ConfigError(f"{self.name}: unknown schedule or weighting")
         bad = [s for s in hp["sources"].split(",") if s not in SOURCES + ("mrpc", "qnli")]
@@ -79,6 +81,7 @@ class LoRADiffusion(TextMethod):
         hp = self.hp
         return {"hyper_parameters_from": self.SOURCE, "init": hp["init"], "weighting": hp["weighting"],
                 "schedule": hp["schedule"], "loss": self.loss_kind(), "segments": hp["segments"],
+                "objective": hp["objective"],
                 "finetune_after_generation": hp["finetune"], "sources": hp["sources"],
                 "M": getattr(self, "M_summary", {})}
 
@@ -207,8 +210,10 @@ class LoRADiffusion(TextMethod):
         cfg = MetaConfig(objective=self.loss_kind(), weighting=hp["weighting"], iters=hp["meta_iters"],
                          meta_batch=hp["meta_batch"], inner_steps=hp["inner_steps"], inner_lr=hp["inner_lr"],
                          outer=hp["outer"], outer_lr=hp["outer_lr"], draws=hp["draws"])
+        # Mc-Di: t in [0, s_i) for target i; Lt-Di (Eq. 2): only its own segment [s_{i-1}, s_i)
+        s_lo = torch.cat([s_of.new_zeros(1), s_of[:-1]]) if hp["objective"] == "trajectory" else None
         self.curves = reptile_denoiser(self.net, x, e, s_of, self.alphas, cfg, generator(ctx.seed, "lora-meta"),
-                                       ctx.progress, f"{self.name} meta-train", store=ctx.store)
+                                       ctx.progress, f"{self.name} meta-train", s_lo=s_lo, store=ctx.store)
         self.net.eval()
 
     def _fit_norm(self, targets: torch.Tensor, emb: torch.Tensor) -> None:
@@ -288,3 +293,18 @@ class MvDiLoRA(LoRADiffusion):
     """Mv-Di on Table 5: k = 1 (vanilla diffusion on theta_M)."""
     name = "mv-di-lora"
     DEFAULTS = {p: dict(v, segments=1) for p, v in LoRADiffusion.DEFAULTS.items()}
+
+
+class LtDiLoRA(LoRADiffusion):
+    """Lt-Di on the Lt-Di paper's Table 5: the LoRA trajectory's k = 3 points, each trained only on its
+    own segment of the chain (Lt-Di Eq. 2); everything else as ``mc-di-lora``."""
+    name = "lt-di-lora"
+    paper = "Learning to Learn Weight Generation via Trajectory Diffusion (Lt-Di), Table 5"
+    DEFAULTS = {p: dict(v, objective="trajectory") for p, v in LoRADiffusion.DEFAULTS.items()}
+
+
+class LvDiLoRA(MvDiLoRA):
+    """Lv-Di on the Lt-Di paper's Table 5: vanilla diffusion on theta_M - Mv-Di's objective, under the
+    Lt-Di paper's name (as ``lv-di`` is ``mv-di``'s)."""
+    name = "lv-di-lora"
+    paper = LtDiLoRA.paper
