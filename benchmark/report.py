@@ -11,25 +11,67 @@ Example:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from methods import is_reference
 
 from .atomic import write_text_atomic
 from .claims import fmt_diff, fmt_ep, paired_difference, seed_values, t95, verdict
-from .tables import dataset_name, display_name, load_records, paper_numbers
+from .tables import column, dataset_name, display_name, load_records, paper_numbers
 
-# the paper's claims, per table: (claim, [(A, B), ...]) meaning "A > B" in every column
-TABLE_CLAIMS = {
-    "table1": [("C3: Mc-Di > Mv-Di", [("mc-di", "mv-di")]),
-               ("Mv-Di > Tw-Di (the paper's ordering Mc-Di > Mv-Di > Tw-Di)", [("mv-di", "tw-di")]),
-               ("C2+C3: Mc-Di > Tw-Di", [("mc-di", "tw-di")]),
-               ("C1, meta-learning on top of diffusion: Mv-Di > OCD", [("mv-di", "ocd")]),
-               ("C1, weight generation over REPTILE: Mv-Di > REPTILE", [("mv-di", "reptile")])],
-    "table3": [("Mc-Di > Mv-Di", [("mc-di", "mv-di")]),
-               ("Mc-Di best in each column", "best")],
+@dataclass(frozen=True)
+class ReportSpec:
+    """How a table enters the report: whose published numbers (``source``, ``paper_table``), the
+    paper's claims ``(claim, [(A, B), ...])`` meaning "A > B" in every column (or ``"best"``: the
+    paper's own method, ``ours``, above every other row), a latency claim for ``ours``, and whether
+    its columns are bodies (Tables 6-7)."""
+    paper_table: str
+    source: str = "mc-di"
+    claims: tuple = ()
+    latency_claim: str = ""
+    ours: str = "mc-di"
+    by_body: bool = False
+
+
+_BEST = ("Mc-Di best in each column", "best")
+_LT_BEST = ("Lt-Di best in each column", "best")
+_FASTEST = "Mc-Di the fastest generator (lowest per-sample latency)"
+_LT_FASTEST = "Lt-Di the fastest generator (lowest per-sample latency)"
+_BODIES = (("Mc-Di > Mv-Di", (("mc-di", "mv-di"),)), ("Mv-Di > Tw-Di", (("mv-di", "tw-di"),)),
+           ("Mc-Di > REPTILE", (("mc-di", "reptile"),)))
+_LT_BODIES = (("C3: Lt-Di > Lv-Di", (("lt-di", "lv-di"),)), ("C2: Lv-Di > LLO-VAE", (("lv-di", "llo-vae"),)),
+              ("Lt-Di > REPTILE", (("lt-di", "reptile"),)))
+# every table of both papers, in the report's order (the readings table has its own section)
+REPORT_TABLES = {
+    "table1": ReportSpec("table1", claims=(
+        ("C3: Mc-Di > Mv-Di", (("mc-di", "mv-di"),)),
+        ("Mv-Di > Tw-Di (the paper's ordering Mc-Di > Mv-Di > Tw-Di)", (("mv-di", "tw-di"),)),
+        ("C2+C3: Mc-Di > Tw-Di", (("mc-di", "tw-di"),)),
+        ("C1, meta-learning on top of diffusion: Mv-Di > OCD", (("mv-di", "ocd"),)),
+        ("C1, weight generation over REPTILE: Mv-Di > REPTILE", (("mv-di", "reptile"),)))),
+    "table2": ReportSpec("table2", claims=(("Mc-Di > Mv-Di", (("mc-di", "mv-di"),)), _BEST), latency_claim=_FASTEST),
+    "table3": ReportSpec("table3", claims=(("Mc-Di > Mv-Di", (("mc-di", "mv-di"),)), _BEST), latency_claim=_FASTEST),
+    "table4": ReportSpec("table4", claims=(("Mc-Di > Mv-Di", (("mc-di", "mv-di"),)), _BEST), latency_claim=_FASTEST),
+    "table5": ReportSpec("table5", claims=(("Mc-Di > Mv-Di (generated LoRA)", (("mc-di-lora", "mv-di-lora"),)),)),
+    "table6": ReportSpec("table6", claims=_BODIES, by_body=True),
+    "table7": ReportSpec("table7", claims=_BODIES, by_body=True),
+    "table8": ReportSpec("table8", claims=(("Mc-Di > Mv-Di", (("mc-di", "mv-di"),)), _BEST), latency_claim=_FASTEST),
+    "ltdi_table1": ReportSpec("table1", "lt-di", ours="lt-di", claims=(
+        ("C3, the trajectory: Lt-Di > Lv-Di", (("lt-di", "lv-di"),)),
+        ("C2, diffusion over a VAE: Lv-Di > LLO-VAE", (("lv-di", "llo-vae"),)),
+        ("Lv-Di > REPTILE", (("lv-di", "reptile"),)))),
+    "ltdi_table2": ReportSpec("table2", "lt-di", ours="lt-di", claims=(("Lt-Di > Lv-Di", (("lt-di", "lv-di"),)), _LT_BEST),
+                              latency_claim=_LT_FASTEST),
+    "ltdi_table3": ReportSpec("table3", "lt-di", ours="lt-di", claims=(("Lt-Di > Lv-Di", (("lt-di", "lv-di"),)), _LT_BEST),
+                              latency_claim=_LT_FASTEST),
+    "ltdi_table4": ReportSpec("table4", "lt-di", ours="lt-di", claims=(("Lt-Di > Lv-Di", (("lt-di", "lv-di"),)), _LT_BEST),
+                              latency_claim=_LT_FASTEST),
+    "ltdi_table5": ReportSpec("table5", "lt-di", ours="lt-di-lora",
+                              claims=(("Lt-Di > Lv-Di (generated LoRA)", (("lt-di-lora", "lv-di-lora"),)),)),
+    "ltdi_table7": ReportSpec("table7", "lt-di", ours="lt-di", claims=_LT_BODIES, by_body=True),
+    "ltdi_table8": ReportSpec("table8", "lt-di", ours="lt-di", claims=_LT_BODIES, by_body=True),
 }
-LATENCY_CLAIM = {"table3": "Mc-Di the fastest generator (lowest per-sample latency)"}
 
 
 def _summary(values: dict) -> dict:
@@ -80,13 +122,24 @@ def _overall(verdicts: list) -> str:
     return "not reproduced" if "not reproduced" in verdicts else "inconclusive"
 
 
-def table_section(table: str, records: list) -> list:
-    paper = paper_numbers(table)
+def body_columns(records: list) -> list:
+    """Records of a grid over bodies with the column key ``"<dataset>|<body>"`` as their dataset."""
+    return [dict(r, cell=dict(r["cell"], dataset=column(r["cell"]["dataset"], r["cell"].get("backbone", "conv4"),
+                                                         True))) for r in records]
+
+
+def table_section(table: str, records: list, spec: ReportSpec | None = None) -> list:
+    spec = spec or REPORT_TABLES.get(table, ReportSpec(table))
+    if spec.by_body:
+        records = body_columns(records)
+    ours = spec.ours
+    paper = paper_numbers(spec.paper_table, spec.source)
     pacc = {(r.method, r.dataset, int(r.way), int(r.shot)): r.paper_acc_mean for r in paper.itertuples()}
     plat = {r.method: r.paper_latency_ms for r in paper.itertuples() if not math.isnan(r.paper_latency_ms)}
     cols, rows = _columns(records), _rows(records)
-    lines = [f"## {table}", "", f"{len(records)} records; seeds per cell in the `n` column. Ours: mean ± std over "
-             "seeds [95% t interval]; verdict: where the paper's value lies against that interval.", "",
+    whose = "" if spec.source == "mc-di" else f" (the {display_name(spec.source)} paper's Table {spec.paper_table[5:]})"
+    lines = [f"## {table}{whose}", "", f"{len(records)} records; seeds per cell in the `n` column. Ours: mean ± std "
+             "over seeds [95% t interval]; verdict: where the paper's value lies against that interval.", "",
              "| row | column | n | ours | paper | verdict |", "|---|---|---|---|---|---|"]
     for m, v in rows:
         for col in cols:
@@ -106,13 +159,13 @@ def table_section(table: str, records: list) -> list:
               "| claim | column | A - B | seeds | difference, seeds | difference, episodes | paper's gap | verdict |",
               "|---|---|---|---|---|---|---|---|"]
     methods_here = {m for m, v in rows if not v}
-    for claim, pairs in TABLE_CLAIMS.get(table, []):
+    for claim, pairs in spec.claims:
         for col in cols:
             if pairs == "best":
-                if "mc-di" not in methods_here:
+                if ours not in methods_here:
                     continue
-                others = sorted(m for m in methods_here if m != "mc-di" and not is_reference(m))
-                col_pairs = [("mc-di", o) for o in others]
+                others = sorted(m for m in methods_here if m != ours and not is_reference(m))
+                col_pairs = [(ours, o) for o in others]
             else:
                 col_pairs = [p for p in pairs if p[0] in methods_here and p[1] in methods_here]
             verdicts = []
@@ -131,22 +184,22 @@ def table_section(table: str, records: list) -> list:
                 overall = _overall(verdicts)
                 lines.append(f"| **{claim}** | {dataset_name(col[0])} ({col[1]},{col[2]}) | all rows | | | | | "
                              f"**{overall}** |")
-    if table in LATENCY_CLAIM and "mc-di" in methods_here:
-        claim = LATENCY_CLAIM[table]
-        others = sorted(m for m in methods_here if m != "mc-di" and not is_reference(m))
+    if spec.latency_claim and ours in methods_here:
+        claim = spec.latency_claim
+        others = sorted(m for m in methods_here if m != ours and not is_reference(m))
         for col in cols:
             verdicts = []
-            mc = _latencies(records, "mc-di", "", col)
+            mc = _latencies(records, ours, "", col)
             for o in others:
                 ov = _latencies(records, o, "", col)
                 if not mc or not ov:
                     continue
-                d = paired_difference(ov, mc)                  # other - Mc-Di > 0: Mc-Di faster
-                gap = plat.get(o, math.nan) - plat.get("mc-di", math.nan)
+                d = paired_difference(ov, mc)                  # other - ours > 0: ours faster
+                gap = plat.get(o, math.nan) - plat.get(ours, math.nan)
                 vd = verdict(d, gap)
                 verdicts.append(vd)
                 lines.append(f"| {claim} (ms/sample) | {dataset_name(col[0])} ({col[1]},{col[2]}) | "
-                             f"{display_name(o)} - Mc-Di | {d['n_seeds']} | {fmt_diff(d)} | -- | "
+                             f"{display_name(o)} - {display_name(ours)} | {d['n_seeds']} | {fmt_diff(d)} | -- | "
                              f"{'--' if math.isnan(gap) else f'{gap:+.2f}'} | {vd} |")
             if verdicts:
                 overall = _overall(verdicts)
@@ -155,24 +208,28 @@ def table_section(table: str, records: list) -> list:
     return lines + [""]
 
 
-def write_report(results_dir: Path, profile: str = "cpu", tables=("table1", "table3", "readings")) -> Path:
-    """Write ``results/REPORT.md`` (``REPORT_<profile>.md`` for other profiles) from the records."""
+def write_report(results_dir: Path, profile: str = "cpu", tables=tuple(REPORT_TABLES) + ("readings",)) -> Path:
+    """Write ``results/REPORT.md`` (``REPORT_<profile>.md`` for other profiles) from the records: every
+    table of both papers, each with its cells and its paper's claims (a table without records says so)."""
     results_dir = Path(results_dir)
     lines = ["# Claims report", "",
              f"Generated by `python reproduce/report.py --profile {profile}` from the records under "
              f"`results/runs/<table>/{profile}/`; nothing here is typed by hand. The papers' numbers come from "
              "`benchmark/paper_numbers.csv` (the readings table compares with the paper's Table 1).", ""]
-    any_records = False
+    any_records, empty = False, []
     for table in tables:
         records = load_records(results_dir, table, profile)
         if not records:
-            lines += [f"## {table}", "", "No records yet.", ""]
+            empty.append(table)
             continue
         any_records = True
-        lines += table_section("table1" if table == "readings" else table, records) if table != "readings" \
-            else readings_section(records)
+        lines += table_section(table, records) if table != "readings" else readings_section(records)
     if not any_records:
         lines += ["(no records: run the reproduce scripts first)", ""]
+    if empty:
+        lines += ["## Tables without records yet", "",
+                  "; ".join(f"`{t}` (`python reproduce/{t}.py --profile {profile}`)" for t in empty)
+                  + ". What each needs and why it has not run: `results/README.md`.", ""]
     path = results_dir / ("REPORT.md" if profile == "cpu" else f"REPORT_{profile}.md")
     write_text_atomic("\n".join(lines), path)
     return path

@@ -113,12 +113,13 @@ DISPLAY = {"reptile": "REPTILE", "meta-baseline": "Meta-Baseline", "meta-hyperne
            "mc-di": "Mc-Di", "tw-di": "Tw-Di", "lt-di": "Lt-Di", "lv-di": "Lv-Di", "icis": "ICIS",
            "llo-vae": "LLO-VAE", "ref-target-head": "ref.: target heads", "ref-centroid": "ref.: nearest centroid",
            "full-ft": "Full-fine-tune", "lora": "LoRA", "adalora": "AdaLoRA", "dylora": "DyLoRA",
-           "fourierft": "FourierFT", "mv-di-lora": "Mv-Di", "mc-di-lora": "Mc-Di"}
+           "fourierft": "FourierFT", "mv-di-lora": "Mv-Di", "mc-di-lora": "Mc-Di", "lt-di-lora": "Lt-Di",
+           "lv-di-lora": "Lv-Di"}
 DATASETS = {"omniglot": "Omniglot", "mini-imagenet": "Mini-ImageNet", "tiered-imagenet": "Tiered-ImageNet",
             "synthetic": "Synthetic", "glue-mrpc": "MRPC", "glue-qnli": "QNLI", "domainnet": "DomainNet (Sketch)",
             "md-traffic_sign": "Traffic Sign", "md-mscoco": "MSCOCO", "md-mnist": "MNIST", "md-cifar100": "CIFAR-100",
             "md-cifar10": "CIFAR-10", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "stl10": "STL-10",
-            "aircraft": "Aircraft", "pets": "Pets"}
+            "aircraft": "Aircraft", "pets": "Pets", "imagenet": "ImageNet-1k"}
 
 
 def display_name(method: str, variant: str = "") -> str:

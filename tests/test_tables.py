@@ -62,3 +62,26 @@ def test_report_is_generated_from_records_byte_for_byte(tmp_path):
     assert "Mc-Di - Meta-Baseline" in text and "ref.: nearest centroid - " not in text     # references never compete
     assert any(v in text for v in ("reproduced", "inconclusive"))
     assert (tmp_path / "table3_smoke.png").exists() and "\\multicolumn" in (tmp_path / "table3_smoke.tex").read_text()
+
+
+def test_report_covers_body_tables_and_the_lt_di_paper(tmp_path):
+    """Tables over bodies (columns "<dataset>|<body>") and the Lt-Di paper's tables (its own published
+    numbers and claims) enter REPORT.md; a table without records is listed as such."""
+    import json
+    from benchmark.report import write_report
+    recs = {("table6", "mc-di", "swin"): [95.0, 96.0], ("table6", "mv-di", "swin"): [94.0, 95.5],
+            ("ltdi_table1", "lt-di", "conv4"): [93.0, 94.0], ("ltdi_table1", "lv-di", "conv4"): [92.0, 94.5]}
+    for (table, m, body), accs in recs.items():
+        for seed, acc in enumerate(accs):
+            r = _rec(m, "omniglot", 1, seed, acc)
+            r["cell"].update(table=table, backbone=body)
+            r["episode_acc"] = [acc - 1.0, acc + 1.0]
+            path = tmp_path / "runs" / table / "cpu" / m / f"omniglot_5w1s_seed{seed}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(r))
+    text = write_report(tmp_path, "cpu").read_text()
+    assert "| Mc-Di | Omniglot: Swin Transformer (5,1) | 2 | 95.50" in text and "| 99.90 |" in text   # Mc-Di Table 6
+    assert "## ltdi_table1 (the Lt-Di paper's Table 1)" in text
+    assert "| Lt-Di | Omniglot (5,1) | 2 | 93.50" in text and "| 97.12 |" in text                   # Lt-Di's own number
+    assert "C3, the trajectory: Lt-Di > Lv-Di" in text and "Mc-Di > Mv-Di | Omniglot: Swin Transformer" in text
+    assert "`table2` (`python reproduce/table2.py --profile cpu`)" in text
