@@ -18,7 +18,7 @@ import torch
 from .body import compute_features, get_body
 from .cells import Cell
 from .config import check_settings, profile_settings
-from .data import ClusterEpisodeSampler, EpisodeSampler, load_for_settings, resolve_query
+from .data import ClusterEpisodeSampler, EpisodeSampler, load_for_settings, queries_per_class
 from .seeding import derive_seed
 
 
@@ -78,8 +78,7 @@ class Context(CellFields):
         seed = derive_seed(self.seed, "meta-test", self.cell.dataset)
         if s.get("transfer_labels") == "none":
             return ClusterEpisodeSampler(self.features("test"), labels, self.way, self.shot, seed)
-        return EpisodeSampler(labels, self.way, self.shot, resolve_query(s.get("test_query", s["query"]), labels,
-                                                                         self.shot), seed)
+        return EpisodeSampler(labels, self.way, self.shot, queries_per_class(s, labels, self.shot), seed)
 
     # -- the shared, cached body ------------------------------------------
     @cached_property

@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 from .cells import Cell, load_record
 from .config import ConfigError, check_settings, cpu_threads, profile_settings
 from .context import Context
-from .data import DataMissingError, EpisodeSampler, check_available, is_text, load_for_settings, \
-    needed_datasets, resolve_query
+from .data import ClusterEpisodeSampler, DataMissingError, EpisodeSampler, check_available, is_text, \
+    load_for_settings, needed_datasets, queries_per_class
 from .atomic import atomic_torch_save, write_json_atomic  # noqa: F401  (write_json_atomic re-exported)
 from .evaluate_core import evaluate
 from .progress import resumable
@@ -236,8 +236,12 @@ def preflight(cells: list, data_root, cache_dir) -> dict:
         seen.add(key)
         ds = shared_dataset(c, data_root, cache_dir, datasets)
         test_labels = ds.splits["test"].labels
-        needs = [("test", resolve_query(settings.get("test_query", settings["query"]), test_labels, c.shot)),
-                 ("train", 0)]
+        if settings.get("transfer_labels") == "none":          # label-free cluster episodes (Table 2)
+            try:
+                ClusterEpisodeSampler.check_shape(test_labels, c.way, c.shot)
+            except ConfigError as exc:
+                raise ConfigError(f"{c.dataset} test split: {exc}") from None
+        needs = [("test", queries_per_class(settings, test_labels, c.shot)), ("train", 0)]
         if settings.get("selection") == "val":
             needs.append(("val", settings["query"]))
         for split, query in needs:

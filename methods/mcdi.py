@@ -45,7 +45,7 @@ from .diffusion.denoiser import UNet1D
 from .diffusion.meta_train import MetaConfig, reptile_denoiser
 from .diffusion.sampler import sample
 from .diffusion.losses import WEIGHTINGS
-from .diffusion.schedule import SCHEDULES, alpha_bar_local, make_alphas, target_steps
+from .diffusion.schedule import SCHEDULES, alpha_bar_local, make_alphas, segment_starts, target_steps
 
 
 def _profile(**kw):
@@ -106,7 +106,7 @@ class WeightDiffusion(HeadGenerator):
             return torch.full((hp["segments"],), hp["steps"]), torch.zeros(hp["segments"], dtype=torch.long)
         s_of = torch.tensor(target_steps(hp["steps"], hp["segments"], hp["strict_segments"]))
         if hp["objective"] == "trajectory":                              # Lt-Di: own segment only
-            return s_of, torch.cat([torch.zeros(1, dtype=torch.long), s_of[:-1]])
+            return s_of, segment_starts(s_of)
         return s_of, torch.zeros_like(s_of)                              # Mc-Di: t in [0, s_i)
 
     def _time_map(self) -> torch.Tensor:

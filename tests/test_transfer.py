@@ -98,3 +98,13 @@ def test_table2_grid(tmp_path, capsys, monkeypatch):
     args = ["--profile", "cpu", "--data", str(tmp_path / "d"), "--results", str(tmp_path / "r"), "--no-progress"]
     assert grid_main(table2.GRID, args) == 2                    # no source anywhere: one clear error, nothing written
     assert "mini-imagenet" in capsys.readouterr().err and not (tmp_path / "r").exists()
+
+
+def test_label_free_reading_with_a_wrong_way_is_refused_before_training(tmp_path):
+    """transfer_labels=none needs way = the target's number of classes: preflight says so, nothing trains."""
+    from benchmark.runner import preflight
+    _transfer_data(tmp_path)
+    cell = Cell("table2", "mc-di", "cifar10", 2, 1, 0, "smoke", "resnet12", (("transfer_labels", "none"),))
+    with pytest.raises(ConfigError, match="number of classes"):
+        preflight([cell], tmp_path, tmp_path / "cache")
+    assert not (tmp_path / "cache" / "methods").exists() and not (tmp_path / "cache" / "bodies").exists()

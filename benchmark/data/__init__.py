@@ -11,7 +11,8 @@ from pathlib import Path
 
 from . import domainnet, folders, imagenet, metadataset, omniglot, synthetic, tiered, transfer
 from .base import DataCorruptError, DataMissingError, FewShotDataset, ImageSplit
-from .episodes import ClusterEpisodeSampler, Episode, EpisodeSampler, matched_accuracy, resolve_query
+from .episodes import ClusterEpisodeSampler, Episode, EpisodeSampler, matched_accuracy, \
+    queries_per_class
 
 
 def _md(source):
@@ -99,4 +100,5 @@ def check_available(name: str, root: Path | str | None) -> None:
 
 
 __all__ = ["load_dataset", "load_for_settings", "needed_datasets", "check_available", "is_text", "DATASETS", "FewShotDataset", "ImageSplit", "Episode",
-           "EpisodeSampler", "ClusterEpisodeSampler", "matched_accuracy", "resolve_query", "DataMissingError", "DataCorruptError", "TRANSFER"]
+           "EpisodeSampler", "ClusterEpisodeSampler", "matched_accuracy", "queries_per_class", "DataMissingError",
+           "DataCorruptError", "TRANSFER"]

@@ -36,14 +36,18 @@ class Episode:
         return torch.arange(self.way).repeat_interleave(len(self.query) // self.way)
 
 
-def resolve_query(query: int, labels: torch.Tensor, shot: int) -> int:
-    """Queries per class: ``query``, or with ``query == 0`` every image the smallest class has left
-    after ``shot`` (a transfer target's whole test set, ``test_query=0``).
+def queries_per_class(settings: dict, labels: torch.Tensor, shot: int) -> int:
+    """Queries per class of a meta-test episode: ``settings["test_query"]`` where set, else ``query``;
+    0 means every image the smallest class has left after ``shot`` (a transfer target's whole test set).
 
     Example:
-        >>> resolve_query(0, torch.tensor([0, 0, 0, 1, 1, 1, 1]), shot=1), resolve_query(15, torch.tensor([0]), 1)
-        (2, 15)
+        >>> labels = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+        >>> queries_per_class({"query": 15, "test_query": 0}, labels, shot=1)
+        2
+        >>> queries_per_class({"query": 15}, labels, shot=1)
+        15
     """
+    query = settings.get("test_query", settings["query"])
     if query > 0:
         return query
     n = int(torch.bincount(torch.as_tensor(labels)).min())
@@ -84,6 +88,14 @@ class ClusterEpisodeSampler:
 
     def __init__(self, features: torch.Tensor, labels: torch.Tensor, way: int, shot: int, seed: int):
         labels = torch.as_tensor(labels)
+        self.check_shape(labels, way, shot)
+        f = features.double()
+        self.features = ((f - f.mean(0)) / f.std(0).clamp_min(1e-8)).numpy()
+        self.labels, self.way, self.shot, self.seed = labels, way, shot, seed
+
+    @staticmethod
+    def check_shape(labels: torch.Tensor, way: int, shot: int) -> None:
+        """The episode shape the test split allows (checked before any training): way = its classes."""
         n_classes = int(labels.max()) + 1 if len(labels) else 0
         if way != n_classes:
             raise ConfigError(f"transfer_labels=none clusters the whole test set into `way` groups: way must be "
@@ -91,9 +103,6 @@ class ClusterEpisodeSampler:
         if len(labels) <= way * shot:
             raise ConfigError(f"transfer_labels=none: {len(labels)} images leave no query after {way}x{shot} "
                               f"support images")
-        f = features.double()
-        self.features = ((f - f.mean(0)) / f.std(0).clamp_min(1e-8)).numpy()
-        self.labels, self.way, self.shot, self.seed = labels, way, shot, seed
 
     def episode(self, i: int) -> Episode:
         import numpy as np

@@ -84,6 +84,17 @@ def target_steps(T: int, k: int, strict: bool = False) -> list:
     return [i * T // k for i in range(1, k + 1)]
 
 
+def segment_starts(s_of: torch.Tensor) -> torch.Tensor:
+    """First step of each target's own segment ``[s_{i-1}, s_i)`` (s_0 = 0): the t range of Lt-Di's
+    Eq. 2, where each trajectory point is trained only between the previous point and itself.
+
+    Example:
+        >>> segment_starts(torch.tensor(target_steps(20, 3))).tolist()
+        [0, 6, 13]
+    """
+    return torch.cat([s_of.new_zeros(1), s_of[:-1]])
+
+
 def alpha_bar_local(alphas: torch.Tensor, s_i: int) -> torch.Tensor:
     """``abar^i[t] = prod_{j=t}^{s_i-1} alphas[j]`` for t = 0..s_i (length s_i+1, last entry 1)."""
     return alpha_bar(alphas[:s_i])

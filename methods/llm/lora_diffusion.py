@@ -32,7 +32,7 @@ from ..diffusion.denoiser import UNet1D
 from ..diffusion.losses import WEIGHTINGS
 from ..diffusion.meta_train import MetaConfig, reptile_denoiser
 from ..diffusion.sampler import sample
-from ..diffusion.schedule import SCHEDULES, make_alphas, target_steps
+from ..diffusion.schedule import SCHEDULES, make_alphas, segment_starts, target_steps
 from .base import TextMethod
 from .finetuners import TARGETS
 
@@ -211,7 +211,7 @@ class LoRADiffusion(TextMethod):
                          meta_batch=hp["meta_batch"], inner_steps=hp["inner_steps"], inner_lr=hp["inner_lr"],
                          outer=hp["outer"], outer_lr=hp["outer_lr"], draws=hp["draws"])
         # Mc-Di: t in [0, s_i) for target i; Lt-Di (Eq. 2): only its own segment [s_{i-1}, s_i)
-        s_lo = torch.cat([s_of.new_zeros(1), s_of[:-1]]) if hp["objective"] == "trajectory" else None
+        s_lo = segment_starts(s_of) if hp["objective"] == "trajectory" else None
         self.curves = reptile_denoiser(self.net, x, e, s_of, self.alphas, cfg, generator(ctx.seed, "lora-meta"),
                                        ctx.progress, f"{self.name} meta-train", s_lo=s_lo, store=ctx.store)
         self.net.eval()
