@@ -144,6 +144,9 @@ SETTING_RULES = {
     "image_size": (int, 8), "body_width": (int, 1), "body_epochs": (int, 1), "body_batch": (int, 1),
     "body_lr": (float, 0.0), "test_episodes": (int, 1), "latency_episodes": (int, 1), "query": (int, 1),
     "selection": (str, ("val", "last")), "val_checkpoints": (int, 1), "val_episodes": (int, 1),
+    # the figures (issue 10): reconstruction MSE on this many episodes (validation curve and test), and a
+    # compute budget in CPU seconds for the training; neither is in any profile (absent = off)
+    "mse_episodes": (int, 0), "budget_cpu_s": (float, 0.0),
     # transfer targets (Table 2)
     "transfer_source": (str, TRANSFER_SOURCES), "test_query": (int, 0), "transfer_labels": (str, ("support", "none")),
     # text cells (Table 5)

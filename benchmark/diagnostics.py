@@ -22,7 +22,7 @@ import torch
 from .cells import Cell
 from .config import PROFILES, cache_root, data_root
 from .seeding import derive_seed
-from .weights import augmented_features, local_targets, prepare_heads
+from .weights import local_targets
 
 
 @torch.no_grad()
@@ -31,14 +31,13 @@ def chain_distances(method, ctx, tasks: int = 100, k: int = 3) -> pd.DataFrame:
     task's local targets at s_i = floor(i*T/k), i = 1..k."""
     from methods.diffusion.schedule import target_steps
     cfg = method.prep_config()
+    from methods.prepared import support_heads
     episodes = ctx.test_sampler().episodes(tasks)
     idx = torch.stack([e.support for e in episodes])
-    E, n = idx.shape
-    feats = augmented_features(ctx.body, ctx.images("test", idx.reshape(-1)), cfg, derive_seed(ctx.seed, "diag"))
-    feats = feats.view(E, n, feats.shape[1], -1).transpose(1, 2).contiguous()
-    labels = torch.stack([e.support_labels for e in episodes]).to(feats.device)
-    with torch.enable_grad():
-        prep = prepare_heads(feats, labels, ctx.way, cfg, derive_seed(ctx.seed, "diag-prep"))
+    labels = torch.stack([e.support_labels for e in episodes])
+    prep, feats = support_heads(ctx, cfg, ctx.images("test", idx.reshape(-1)), labels, ctx.way,
+                                derive_seed(ctx.seed, "diag"), derive_seed(ctx.seed, "diag-prep"))
+    labels = labels.to(feats.device)
     targets = local_targets(prep["trajectory"], k, cfg.grid)                    # [E, k, P]
     from methods.base import class_means
     chain = method.generate(class_means(feats[:, 0], labels, ctx.way), return_chain=True)

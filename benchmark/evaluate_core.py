@@ -71,5 +71,19 @@ def evaluate(method, ctx, split: str = "test") -> dict:
            # per-episode accuracies (%), in the sampler's order: every method of a seed sees the same
            # episodes, so differences between methods can be paired episode by episode
            "episode_acc": [round(a * 100, 3) for a in accs.double().tolist()]}
+    n_mse = int(ctx.settings.get("mse_episodes", 0))
+    if n_mse and hasattr(method, "heldout_mse"):             # Figures 4 and 6: distance to Algorithm 1's theta_M
+        steps = inference_steps(method.hp["steps"]) if getattr(method, "INFERENCE_STEPS", False) else ()
+        out.update(method.heldout_mse(split, episodes[:n_mse], steps))
     out.update(measure_latency(method, ctx, episodes[: ctx.settings["latency_episodes"] + 1], split))
     return out
+
+
+def inference_steps(T: int) -> tuple:
+    """The shorter chains whose MSE a diffusion cell records (Figure 6, right): 5% to 75% of T.
+
+    Example:
+        >>> inference_steps(20)
+        (1, 2, 5, 10, 15)
+    """
+    return tuple(sorted({max(1, round(T * f)) for f in (0.05, 0.1, 0.25, 0.5, 0.75)} - {T}))

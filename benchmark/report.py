@@ -224,10 +224,18 @@ def write_report(results_dir: Path, profile: str = "cpu", tables=tuple(REPORT_TA
             continue
         any_records = True
         lines += table_section(table, records) if table != "readings" else readings_section(records)
+    from .figures import FIGURES, figure_section
+    for name, spec in FIGURES.items():                     # the figures (issue 10): claims from their records
+        records = load_records(results_dir, name, profile)
+        if not records:
+            empty.append(name)
+            continue
+        any_records = True
+        lines += figure_section(name, records, spec)
     if not any_records:
         lines += ["(no records: run the reproduce scripts first)", ""]
     if empty:
-        lines += ["## Tables without records yet", "",
+        lines += ["## Tables and figures without records yet", "",
                   "; ".join(f"`{t}` (`python reproduce/{t}.py --profile {profile}`)" for t in empty)
                   + ". What each needs and why it has not run: `results/README.md`.", ""]
     path = results_dir / ("REPORT.md" if profile == "cpu" else f"REPORT_{profile}.md")

@@ -9,6 +9,15 @@ runner restores the best one, and the record holds the whole curve (``selection`
 method is judged on an unlucky last iterate and a diverging or oscillating training is
 visible. ``selection="last"`` (``--set selection=last``) turns the rule off.
 
+The same calls log the training curve the figures plot (``trace`` in the record): at each
+checkpoint, the compute spent so far - process CPU seconds and wall seconds since the method's
+training began (weight preparation included), the selector's own scoring excluded - and, with
+``mse_episodes`` > 0 for a method that generates heads from prepared weights, the reconstruction
+MSE of its heads on those validation episodes (:meth:`methods.prepared.HeadGenerator.heldout_mse`).
+``budget_cpu_s`` > 0 stops the training once that much CPU time is spent (Figure 4's "same
+compute budget"; CPU time is measured, so a budgeted run is not bit-reproducible: the record says
+where it stopped).
+
 Example:
     >>> sel = Selector.__new__(Selector)
     >>> sel.checkpoints = 4
@@ -18,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import time
 
 import torch
 
@@ -41,7 +51,8 @@ def _cpu(state):
 class Selector:
     """Scores ``method`` on validation episodes during its training and keeps the best state."""
 
-    def __init__(self, method, checkpoints: int, episodes: int):
+    def __init__(self, method, checkpoints: int, episodes: int, restore: bool = True, budget_cpu_s: float = 0.0,
+                 mse_episodes: int = 0):
         ctx = method.ctx
         if checkpoints < 1 or episodes < 1:
             raise ConfigError(f"model selection needs val_checkpoints >= 1 and val_episodes >= 1, "
@@ -52,6 +63,31 @@ class Selector:
                                        derive_seed(ctx.seed, "validation", ctx.cell.dataset)).episodes(episodes)
         self.curve: list = []
         self.best_acc, self.best_it, self.best_state = None, None, None
+        self.restore, self.budget_cpu_s = restore, float(budget_cpu_s)
+        self.mse_episodes = min(int(mse_episodes), len(self.episodes)) if hasattr(method, "heldout_mse") else 0
+        self.trace: list = []                 # [{it, val_acc, cpu_s, wall_s, val_mse}] at each checkpoint
+        self.stopped_at = None                # the iteration a compute budget stopped the training at
+        self._clock_start(0.0, 0.0)
+
+    # -- compute spent by the training: the process's CPU / wall time, minus our own scoring ----------
+    def _clock_start(self, cpu_before: float, wall_before: float) -> None:
+        self._cpu0, self._wall0 = time.process_time() - cpu_before, time.perf_counter() - wall_before
+        self._own_cpu = self._own_wall = 0.0
+
+    def spent(self) -> tuple:
+        """(CPU seconds, wall seconds) the training has spent so far."""
+        device = torch.device(getattr(self.method.ctx, "device", "cpu"))
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return (time.process_time() - self._cpu0 - self._own_cpu,
+                time.perf_counter() - self._wall0 - self._own_wall)
+
+    def exhausted(self, it: int) -> bool:
+        """Whether the compute budget (``budget_cpu_s``) is spent; remembers ``it`` as the stop."""
+        if self.budget_cpu_s > 0 and self.spent()[0] >= self.budget_cpu_s:
+            self.stopped_at = it
+            return True
+        return False
 
     @classmethod
     def for_method(cls, method) -> "Selector | None":
@@ -60,9 +96,11 @@ class Selector:
         rule = s.get("selection", "last")
         if rule not in RULES:
             raise ConfigError(f"selection must be one of {', '.join(RULES)}, got {rule!r}")
-        if rule == "last":
+        budget, mse = float(s.get("budget_cpu_s", 0.0)), int(s.get("mse_episodes", 0))
+        if rule == "last" and not budget and not mse:
             return None
-        return cls(method, int(s["val_checkpoints"]), int(s["val_episodes"]))
+        return cls(method, int(s.get("val_checkpoints", 1)), int(s.get("val_episodes", 1)), restore=rule == "val",
+                   budget_cpu_s=budget, mse_episodes=mse)
 
     def due(self, it: int, iters: int) -> bool:
         """Whether iteration ``it`` (0..iters; ``iters`` = after the last update) is scored."""
@@ -74,6 +112,8 @@ class Selector:
         """Score the method's current state (its loop has synced it) and keep it if best."""
         if self.curve and self.curve[-1][0] == it:
             return self.curve[-1][1]
+        cpu_s, wall_s = self.spent()
+        c0, w0 = time.process_time(), time.perf_counter()
         ctx = self.method.ctx
         shared = id(ctx.__dict__.get("body"))
         ctx._features = {k: v for k, v in ctx._features.items() if k[1] == shared}   # a body in training changed
@@ -81,14 +121,20 @@ class Selector:
         if acc != acc:
             raise FloatingPointError(f"{self.method.name}: non-finite validation accuracy at iteration {it}")
         self.curve.append([it, round(acc, 4)])
+        row = {"it": it, "val_acc": round(acc, 4), "cpu_s": round(cpu_s, 3), "wall_s": round(wall_s, 3)}
+        if self.mse_episodes:
+            row["val_mse"] = self.method.heldout_mse("val", self.episodes[: self.mse_episodes])["mse"]
+        self.trace.append(row)
         if self.best_acc is None or acc > self.best_acc:
             self.best_acc, self.best_it, self.best_state = acc, it, _cpu(self.method.state_dict())
+        self._own_cpu += time.process_time() - c0
+        self._own_wall += time.perf_counter() - w0
         return acc
 
     def finish(self) -> None:
         """Restore the best state (after the method's training returned); the training's logs
         (``TRAINING_LOGS``, e.g. Mc-Di's per-target loss curves for Figure 5) are kept whole."""
-        if self.best_state is not None:
+        if self.best_state is not None and self.restore:
             logs = {k: getattr(self.method, k) for k in getattr(self.method, "TRAINING_LOGS", ()) if
                     hasattr(self.method, k)}
             self.method.load_state_dict(self.best_state)
@@ -96,15 +142,21 @@ class Selector:
                 setattr(self.method, k, v)
 
     def summary(self) -> dict:
-        return {"rule": "val", "checkpoints": self.checkpoints, "episodes": len(self.episodes),
-                "curve": self.curve, "best_it": self.best_it,
-                "best_val_acc": None if self.best_acc is None else round(self.best_acc, 4)}
+        out = {"rule": "val" if self.restore else "last", "checkpoints": self.checkpoints,
+               "episodes": len(self.episodes), "curve": self.curve, "best_it": self.best_it,
+               "best_val_acc": None if self.best_acc is None else round(self.best_acc, 4), "trace": self.trace}
+        if self.budget_cpu_s:
+            out.update(budget_cpu_s=self.budget_cpu_s, stopped_at=self.stopped_at)
+        return out
 
     # progress files (resumable loops) carry the selector's state too
     def state(self) -> dict:
+        cpu_s, wall_s = self.spent()
         return {"curve": self.curve, "best_acc": self.best_acc, "best_it": self.best_it,
-                "best_state": self.best_state}
+                "best_state": self.best_state, "trace": self.trace, "spent": [cpu_s, wall_s]}
 
     def load(self, state: dict) -> None:
         self.curve, self.best_acc = state["curve"], state["best_acc"]
         self.best_it, self.best_state = state["best_it"], state["best_state"]
+        self.trace = state.get("trace", [])
+        self._clock_start(*state.get("spent", (0.0, 0.0)))       # a resumed run counts what it had spent

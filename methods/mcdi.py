@@ -83,6 +83,7 @@ class WeightDiffusion(HeadGenerator):
             raise ConfigError(f"{self.name}: schedule must be one of {', '.join(SCHEDULES)}")
 
     TRAINING_LOGS = ("curves",)  # kept whole when model selection restores an earlier state
+    INFERENCE_STEPS = True       # the chain can be run on fewer steps (Figure 6, right)
 
     # -- the denoiser ------------------------------------------------------------------------
     extra_channels = 0          # further per-weight inputs of the U-Net (Meta-Diff: the support gradient)
@@ -166,11 +167,13 @@ class WeightDiffusion(HeadGenerator):
 
     # -- generation -------------------------------------------------------------------------------
     @torch.no_grad()
-    def generate(self, protos: torch.Tensor, return_chain: bool = False, seed_tag: str = "generate"):
-        """Heads (normalised-flat, de-normalised-flat) for class-mean embeddings ``protos`` ``[E, way, d]``."""
+    def generate(self, protos: torch.Tensor, return_chain: bool = False, seed_tag: str = "generate",
+                 steps: int | None = None):
+        """De-normalised flat heads for class-mean embeddings ``protos`` ``[E, way, d]`` (``steps``: run
+        the chain on that many of its T steps, :func:`~.diffusion.sampler.respaced`)."""
         g = generator(self.ctx.seed, seed_tag)
         x0 = torch.randn(protos.shape[0], len(self.w_mean), generator=g).to(protos.device)
-        out = sample(self._eps_model(self._emb(protos)), x0, self.alphas, return_chain=return_chain)
+        out = sample(self._eps_model(self._emb(protos)), x0, self.alphas, return_chain=return_chain, steps=steps)
         return [self._denorm(x) for x in out] if return_chain else self._denorm(out)
 
     def _extra_state(self) -> dict:

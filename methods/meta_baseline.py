@@ -61,6 +61,9 @@ class MetaBaseline(FeatureMethod):
                 self.body.eval()
                 self.selector.score(it)
                 self.body.train()
+            if self.selector is not None and self.selector.exhausted(it):   # budget_cpu_s spent
+                iters = it
+                break
             eps = sampler.episodes(T, start=it * T)
             idx = torch.cat([torch.cat([e.support, e.query]) for e in eps])
             f = self.body(ctx.images("train", idx))

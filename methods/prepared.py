@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
+import time
 
 import torch
 
@@ -43,6 +44,25 @@ def prep_defaults(**kw) -> dict:
     return base
 
 
+def support_heads(ctx, cfg: PrepConfig, images: torch.Tensor, sy: torch.Tensor, way: int, aug_seed: int,
+                  prep_seed: int, init_seed: int | None = None) -> tuple:
+    """Algorithm 1 on the support sets of held-out tasks: ``images`` ``[E*n, C, H, W]`` (normalised,
+    task by task), labels ``sy`` ``[E, n]`` -> ``(prep, feats)``: :func:`~benchmark.weights.prepare_heads`'s
+    output (``trajectory`` ``[E, G+1, P]``, ...) and the support features ``[E, views, n, d]``.
+    The reference ``ref-target-head``, the Theorem-1 diagnostic and the reconstruction MSE
+    (:meth:`HeadGenerator.heldout_mse`) all prepare their targets this way.
+
+    Example:
+        >>> prep, feats = support_heads(ctx, PrepConfig(), imgs, sy, 5, 1, 2)   # doctest: +SKIP
+    """
+    E, n = sy.shape
+    feats = augmented_features(ctx.body, images, cfg, aug_seed)                  # [E*n, V, d]
+    feats = feats.view(E, n, feats.shape[1], -1).transpose(1, 2).contiguous()
+    with torch.enable_grad():
+        prep = prepare_heads(feats, sy.to(feats.device), way, cfg, prep_seed, init_seed)
+    return prep, feats
+
+
 class PreparedHeads:
     """Mixin for a :class:`~methods.base.FeatureMethod` whose ``hp`` holds Algorithm 1's settings
     (so a method's own hyper-parameters must not reuse their names: ``lr`` is Algorithm 1's)."""
@@ -63,6 +83,7 @@ class PreparedHeads:
         if path is not None and path.exists():
             self._prep = torch.load(path, weights_only=False)
             return self._prep
+        cpu0 = time.process_time()
         sampler = ctx.train_sampler(query=0, tag="weight-preparation")
         episodes = sampler.episodes(self.hp["tasks"])
         idx = torch.stack([e.support for e in episodes])                        # [E, n]
@@ -72,7 +93,8 @@ class PreparedHeads:
         feats = feats.view(E, n, feats.shape[1], -1).transpose(1, 2).contiguous()
         labels = torch.stack([e.support_labels for e in episodes]).to(feats.device)
         prep = prepare_heads(feats, labels, ctx.way, cfg, derive_seed(ctx.seed, "prep"), theta0_seed(ctx.seed))
-        prep.update(task_support=idx, emb=class_means(feats[:, 0], labels, ctx.way).cpu(), config=cfg.to_dict())
+        prep.update(task_support=idx, emb=class_means(feats[:, 0], labels, ctx.way).cpu(), config=cfg.to_dict(),
+                    cpu_s=round(time.process_time() - cpu0, 3))                  # Figure 7: SAM's cost
         if not (torch.isfinite(prep["trajectory"]).all() and torch.isfinite(prep["emb"]).all()):
             raise FloatingPointError(f"{self.name}: weight preparation produced non-finite weights "
                                      f"(lower lr={cfg.lr} or rho={cfg.rho})")
@@ -84,7 +106,10 @@ class PreparedHeads:
     def preparation_summary(self) -> dict:
         """What the record says about Algorithm 1's run: theta_0 reading, the M distribution."""
         prep = self.prepared_weights()
-        return {"init": self.hp["init"], "M": prep.get("M_summary") or {}}
+        out = {"init": self.hp["init"], "M": prep.get("M_summary") or {}}
+        if "cpu_s" in prep:                     # CPU seconds of the run that prepared (and cached) them
+            out["cpu_s"] = prep["cpu_s"]
+        return out
 
     def _normalise_fit(self, targets: torch.Tensor, emb: torch.Tensor) -> None:
         """Per-layer mean/std of the target heads; per-dimension mean/std of the embeddings.
@@ -159,6 +184,54 @@ class HeadGenerator(PreparedHeads, FeatureMethod):
         if rows:
             x, e = self._rows(x, d).flatten(0, 1), e.view(-1, d)
         return x.to(self.ctx.device), e.to(self.ctx.device)
+
+    INFERENCE_STEPS = False     # whether generate() takes ``steps`` (a diffusion chain on fewer steps)
+
+    def _episode_targets(self, split: str, episodes: list) -> torch.Tensor:
+        """theta_M of Algorithm 1 (this method's preparation settings) on each episode's support set,
+        ``[E, P]`` on the CPU; computed once per (split, episodes)."""
+        ctx = self.ctx
+        key = (split, len(episodes), tuple(episodes[0].support.tolist()))
+        cache = self.__dict__.setdefault("_mse_targets", {})
+        if key not in cache:
+            images = ctx.images(split, torch.cat([e.support for e in episodes]))
+            sy = torch.stack([e.support_labels for e in episodes])
+            prep, _ = support_heads(ctx, self.prep_config(), images, sy, episodes[0].way,
+                                    derive_seed(ctx.seed, "mse-augment", split), derive_seed(ctx.seed, "mse-prep", split),
+                                    theta0_seed(ctx.seed))
+            cache[key] = local_targets(prep["trajectory"], 1, self.hp["grid"])[:, 0].cpu()
+        return cache[key]
+
+    @torch.no_grad()
+    def heldout_mse(self, split: str, episodes: list, steps=(), chunk: int = 200) -> dict:
+        """Reconstruction MSE (Figures 4 and 6): the mean squared distance, per weight in the original
+        scale, between the head generated from each episode's support set and the theta_M that
+        Algorithm 1 reaches on that same support set, averaged over the episodes. ``steps``: the same
+        for chains run on S of their T steps (``INFERENCE_STEPS`` methods), as ``mse_by_steps``.
+
+        Example:
+            >>> method.heldout_mse("test", episodes[:100], steps=(5, 10))     # doctest: +SKIP
+            {'mse': 0.021, 'mse_episodes': 100, 'mse_by_steps': {'5': 0.03, '10': 0.024}}
+        """
+        ctx = self.ctx
+        theta_M = self._episode_targets(split, episodes)
+        feats = ctx.features(split, self.eval_body())
+        sq: dict = {S: [] for S in (None, *steps)}
+        for lo in range(0, len(episodes), chunk):
+            eps = episodes[lo:lo + chunk]
+            sf = torch.stack([feats[e.support] for e in eps]).to(ctx.device)
+            sy = torch.stack([e.support_labels for e in eps]).to(ctx.device)
+            protos = class_means(sf, sy, eps[0].way)
+            for S in sq:
+                flat = self.generate(protos) if S is None else self.generate(protos, steps=S)
+                sq[S].append(((flat.cpu().double() - theta_M[lo:lo + len(eps)].double()) ** 2).mean(1))
+        mse = {S: float(torch.cat(v).mean()) for S, v in sq.items()}
+        if not all(v == v for v in mse.values()):
+            raise FloatingPointError(f"{self.name}: non-finite reconstruction MSE")
+        out = {"mse": round(mse[None], 8), "mse_episodes": len(episodes)}
+        if steps:
+            out["mse_by_steps"] = {str(S): round(mse[S], 8) for S in steps}
+        return out
 
     def adapt_features(self, sf, sy, way):
         flat = self.generate(class_means(sf, sy, way))

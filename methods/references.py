@@ -14,11 +14,11 @@ import torch
 
 from benchmark.models.heads import head_forward
 from benchmark.seeding import derive_seed
-from benchmark.weights import PrepConfig, augmented_features, prepare_heads, unflatten_head
+from benchmark.weights import PrepConfig, unflatten_head
 
 from .base import FeatureMethod, accuracies, check_logits, chunks, class_means
 from .mcdi import WeightDiffusion
-from .prepared import theta0_seed
+from .prepared import support_heads, theta0_seed
 from .meta_baseline import cosine_logits
 
 
@@ -61,13 +61,9 @@ class TargetHeadReference(FeatureMethod):
 
     def _heads(self, support_images: torch.Tensor, sy: torch.Tensor, way: int) -> dict:
         """``support_images`` ``[E, n, C, H, W]`` (normalised) -> theta_M heads."""
-        cfg = PrepConfig(**self.hp)
-        E, n = sy.shape
-        feats = augmented_features(self.ctx.body, support_images.flatten(0, 1), cfg,
-                                   derive_seed(self.ctx.seed, "ref-augment"))
-        feats = feats.view(E, n, feats.shape[1], -1).transpose(1, 2).contiguous()
-        with torch.enable_grad():
-            prep = prepare_heads(feats, sy, way, cfg, derive_seed(self.ctx.seed, "ref-prep"), theta0_seed(self.ctx.seed))
+        cfg, seed = PrepConfig(**self.hp), self.ctx.seed
+        prep, feats = support_heads(self.ctx, cfg, support_images.flatten(0, 1), sy, way,
+                                    derive_seed(seed, "ref-augment"), derive_seed(seed, "ref-prep"), theta0_seed(seed))
         return unflatten_head(prep["trajectory"][:, -1].to(feats.device), cfg.head, feats.shape[-1], way)
 
     @torch.no_grad()

@@ -111,6 +111,9 @@ class Reptile(Method):
         for it in tqdm(range(iters), desc="reptile meta-train", disable=not ctx.progress, leave=False):
             if self.selector is not None and self.selector.due(it, iters):
                 self.selector.score(it)
+            if self.selector is not None and self.selector.exhausted(it):   # budget_cpu_s spent
+                iters = it
+                break
             eps = sampler.episodes(B, start=it * B)
             x = torch.stack([ctx.images("train", e.support) for e in eps])
             y = torch.stack([e.support_labels for e in eps]).to(ctx.device)

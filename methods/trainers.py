@@ -76,6 +76,9 @@ def _loop(net, phi: dict, opt, draw, iters: int, update, progress: bool, desc: s
         if select is not None and select.due(it, iters):
             net.load_state_dict({k: v.detach() for k, v in phi.items()})
             select.score(it)
+        if select is not None and select.exhausted(it):        # a compute budget (budget_cpu_s) is spent
+            iters = it
+            break
         batch_fn, tags = draw(it)
         if log is not None and it % log_every == 0:
             with torch.no_grad():

@@ -6,6 +6,11 @@ the paper omits it "for stable weight generation"):
 from ``x_0 ~ N(0, I)`` for t = 0..T-1. ``step()`` is one transition (diffusers-style);
 ``sample()`` runs the chain and can return every state (for the theorem diagnostic).
 
+Fewer steps at inference (Figure 6, right: "diffusion steps vs. MSE"): ``sample(..., steps=S)``
+runs the chain on S of the T steps, evenly spaced boundaries ``b_j = round(j*T/S)``, each jump
+b_j -> b_{j+1} the same transition with alpha_t replaced by the product of the alphas it skips
+(the respacing of Nichol & Dhariwal 2021); with S = T it is the chain above, step for step.
+
 Example:
     >>> from methods.diffusion.schedule import linear_alphas
     >>> a = linear_alphas(4)
@@ -28,15 +33,36 @@ def step(x_t: torch.Tensor, eps_pred: torch.Tensor, t: int, alphas: torch.Tensor
     return (x_t - (1 - a_t) / (1 - ab_t) ** 0.5 * eps_pred) / a_t ** 0.5
 
 
+def respaced(T: int, steps: int) -> list:
+    """Boundaries ``[b_0 = 0, ..., b_S = T]`` of an S-step chain over T trained steps.
+
+    Example:
+        >>> respaced(20, 4)
+        [0, 5, 10, 15, 20]
+        >>> respaced(20, 3)
+        [0, 7, 13, 20]
+    """
+    if not 1 <= steps <= T:
+        raise ValueError(f"inference steps must be between 1 and the trained steps T={T}, got {steps}")
+    return [int(round(j * T / steps)) for j in range(steps + 1)]
+
+
 @torch.no_grad()
-def sample(model, x0: torch.Tensor, alphas: torch.Tensor, return_chain: bool = False):
+def sample(model, x0: torch.Tensor, alphas: torch.Tensor, return_chain: bool = False, steps: int | None = None):
     """Run the chain from ``x0`` (noise); ``model(x, t_tensor)`` predicts eps.
-    Returns x_T, or ``[x_0, ..., x_T]`` with ``return_chain``."""
-    abar = alpha_bar(alphas)
+    Returns x_T, or ``[x_0, ..., x_T]`` with ``return_chain``. ``steps``: run S < T jumps
+    (:func:`respaced`; the chain then holds S + 1 states)."""
+    T = len(alphas)
+    if steps is None or steps == T:
+        bounds = list(range(T + 1))
+    else:
+        bounds = respaced(T, steps)
+        alphas = torch.stack([alphas[a:b].prod() for a, b in zip(bounds[:-1], bounds[1:])])  # skipped products
+    abar = alpha_bar(alphas)                     # abar over the respaced chain = the trained abar at b_j
     x, chain = x0, [x0]
-    for t in range(len(alphas)):
+    for j, t in enumerate(bounds[:-1]):
         tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        x = step(x, model(x, tt), t, alphas, abar)
+        x = step(x, model(x, tt), j, alphas, abar)
         if return_chain:
             chain.append(x)
     return chain if return_chain else x
