@@ -91,7 +91,9 @@ class Selector:
 
     @classmethod
     def for_method(cls, method) -> "Selector | None":
-        """The selector the cell's settings ask for (None with ``selection="last"``)."""
+        """The selector the cell's settings ask for: None with ``selection="last"`` unless a figure's
+        curve (``mse_episodes``) or a compute budget (``budget_cpu_s``) needs the checkpoints, in which
+        case it scores and logs them but keeps the last iterate."""
         s = method.ctx.settings
         rule = s.get("selection", "last")
         if rule not in RULES:
