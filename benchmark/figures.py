@@ -194,10 +194,15 @@ def per_seed(df: pd.DataFrame, value: str, **where) -> dict:
     return {int(s): float(x) for s, x in zip(sub["seed"], sub[value]) if x == x}
 
 
-def claim_line(claim: str, column: str, a: dict, b: dict, what: str) -> str:
-    """A markdown row: the claim "A > B" (``a``, ``b``: seed -> value), paired over seeds."""
+def claim_line(claim: str, column: str, a: dict, b: dict, what: str, digits: int = 2) -> str:
+    """A markdown row: the claim "A > B" (``a``, ``b``: seed -> value), paired over seeds, the
+    difference printed with ``digits`` decimals (MSEs of ~0.02 need more than accuracies)."""
     d = paired_difference(a, b)
-    return f"| {claim} | {column} | {what} | {d['n_seeds']} | {fmt_diff(d)} | {verdict(d, 0.0)} |"
+    if digits == 2 or d["n_seeds"] < 2:
+        diff = fmt_diff(d)
+    else:
+        diff = f"{d['mean']:+.{digits}f} [{d['lo']:+.{digits}f}, {d['hi']:+.{digits}f}]"
+    return f"| {claim} | {column} | {what} | {d['n_seeds']} | {diff} | {verdict(d, 0.0)} |"
 
 
 CLAIM_HEADER = ["| claim | column | A - B | seeds | difference (95% CI) | verdict |", "|---|---|---|---|---|---|"]
@@ -323,7 +328,7 @@ def claims_mse_k(spec, records):
     out = []
     for (d, shot), sub in df.groupby(["dataset", "shot"], sort=False):
         out.append(claim_line("k > 1 lowers the MSE (k = 1 minus k = 3)", _col(d, shot),
-                              per_seed(sub, "mse", k=1), per_seed(sub, "mse", k=3), "MSE k=1 - k=3"))
+                              per_seed(sub, "mse", k=1), per_seed(sub, "mse", k=3), "MSE k=1 - k=3", 4))
     return out
 
 
@@ -362,16 +367,19 @@ def claims_vanilla_vs_local(spec, records):
     for d in dict.fromkeys(cells["dataset"]):
         out.append(claim_line("lower MSE at the end of training", dataset_name(d),
                               per_seed(last, "val_mse", method=spec.vanilla, dataset=d),
-                              per_seed(last, "val_mse", method=spec.ours, dataset=d), f"val MSE {v} - {o}"))
+                              per_seed(last, "val_mse", method=spec.ours, dataset=d), f"val MSE {v} - {o}", 4))
         out.append(claim_line("lower test MSE (T = 20 steps)", dataset_name(d),
                               per_seed(cells, "mse", method=spec.vanilla, dataset=d),
-                              per_seed(cells, "mse", method=spec.ours, dataset=d), f"MSE {v} - {o}"))
+                              per_seed(cells, "mse", method=spec.ours, dataset=d), f"MSE {v} - {o}", 4))
+        out.append(claim_line("(the same cells' test accuracy)", dataset_name(d),
+                              per_seed(cells, "acc", method=spec.ours, dataset=d),
+                              per_seed(cells, "acc", method=spec.vanilla, dataset=d), f"accuracy {o} - {v}"))
         s_min = st[st["dataset"] == d]["steps"].min() if len(st) else None
         if s_min == s_min and s_min is not None:
             s5 = 5 if 5 in set(st["steps"]) else s_min
             out.append(claim_line(f"tolerates fewer steps (test MSE with {s5} steps)", dataset_name(d),
                                   per_seed(st, "mse", method=spec.vanilla, dataset=d, steps=s5),
-                                  per_seed(st, "mse", method=spec.ours, dataset=d, steps=s5), f"MSE {v} - {o}"))
+                                  per_seed(st, "mse", method=spec.ours, dataset=d, steps=s5), f"MSE {v} - {o}", 4))
     return out
 
 
