@@ -102,8 +102,9 @@ def steps_frame(records: list) -> pd.DataFrame:
 def mean_std(df: pd.DataFrame, by: list, value: str) -> pd.DataFrame:
     """Mean, std and seed count of ``value`` per ``by``."""
     g = df.groupby(by, sort=True)[value]
-    out = g.agg(["mean", "std", "count"]).reset_index()
-    return out.rename(columns={"mean": f"{value}_mean", "std": f"{value}_std", "count": "n_seeds"})
+    out = g.agg(["mean", "std", "min", "max", "count"]).reset_index()
+    return out.rename(columns={"mean": f"{value}_mean", "std": f"{value}_std", "min": f"{value}_min",
+                               "max": f"{value}_max", "count": "n_seeds"})
 
 
 # -- plots ---------------------------------------------------------------------------------------------
@@ -146,10 +147,17 @@ def heatmap_kT(df: pd.DataFrame, path: Path, title: str, default=(3, 20)) -> Pat
     return save_figure(fig, path)
 
 
-def _band(ax, x, mean, std, label, marker="o"):
-    std = np.nan_to_num(np.asarray(std, dtype=float))
-    ax.plot(x, mean, marker=marker, label=label)
-    ax.fill_between(x, np.asarray(mean) - std, np.asarray(mean) + std, alpha=0.2)
+def _band(ax, a: pd.DataFrame, x: str, y: str, label: str, log: bool = False, marker="o"):
+    """The mean over seeds of ``y`` against ``x``, with a band: ± one std, or on a log axis (where
+    mean - std can fall below 0) the seeds' min-max range."""
+    mean = np.asarray(a[f"{y}_mean"], dtype=float)
+    if log:
+        lo, hi = np.asarray(a[f"{y}_min"], dtype=float), np.asarray(a[f"{y}_max"], dtype=float)
+    else:
+        std = np.nan_to_num(np.asarray(a[f"{y}_std"], dtype=float))
+        lo, hi = mean - std, mean + std
+    ax.plot(a[x], mean, marker=marker, label=label)
+    ax.fill_between(a[x], lo, hi, alpha=0.2)
 
 
 def lines_by(df: pd.DataFrame, x: str, y: str, series: str, panel: str, path: Path, title: str,
@@ -163,7 +171,7 @@ def lines_by(df: pd.DataFrame, x: str, y: str, series: str, panel: str, path: Pa
         sub = df[df[panel] == p]
         for s in [o for o in order if o in set(sub[series])] if order else dict.fromkeys(sub[series]):
             a = sub[sub[series] == s].sort_values(x)
-            _band(ax, a[x], a[f"{y}_mean"], a[f"{y}_std"], str(s))
+            _band(ax, a, x, y, str(s), log=logy)
         if mark_x is not None:
             ax.axvline(mark_x, color="red", ls="--", lw=1, label=f"default ({mark_x})")
         if logy:
@@ -180,7 +188,8 @@ def lines_by(df: pd.DataFrame, x: str, y: str, series: str, panel: str, path: Pa
 def trace_means(tr: pd.DataFrame, by: list, y: str) -> pd.DataFrame:
     """Curve points averaged over seeds at each checkpoint: mean CPU seconds, mean ± std of ``y``."""
     g = tr.groupby(by + ["it"], sort=True)
-    out = g.agg(cpu_s=("cpu_s", "mean"), **{f"{y}_mean": (y, "mean"), f"{y}_std": (y, "std")},
+    out = g.agg(cpu_s=("cpu_s", "mean"), **{f"{y}_mean": (y, "mean"), f"{y}_std": (y, "std"),
+                                            f"{y}_min": (y, "min"), f"{y}_max": (y, "max")},
                 n_seeds=("seed", "nunique")).reset_index()
     return out
 
@@ -318,7 +327,8 @@ def draw_mse_k(spec, records, stem):
     csv = write_csv(agg, Path(f"{stem}.csv"))
     agg = agg.assign(panel=[f"5-way {s}-shot" for s in agg["shot"]], series=[dataset_name(d) for d in agg["dataset"]])
     png = lines_by(agg, "k", "mse", "series", "panel", Path(f"{stem}.png"),
-                   f"{spec.title}: MSE to theta_M of the final generated heads (test tasks), equal meta-training",
+                   f"{spec.title}: MSE to theta_M of the final generated heads (test tasks), equal meta-training; "
+                   "mean over seeds, band: min-max",
                    "segment number k (1 = vanilla)", "reconstruction MSE (per weight)", mark_x=3, logy=True)
     return [csv, png]
 
@@ -344,9 +354,9 @@ def draw_vanilla_vs_local(spec, records, stem):
     for (axl, axr), d in zip(axes, datasets):
         for r in dict.fromkeys(left["row"]):
             a = left[(left["row"] == r) & (left["Dataset"] == d)]
-            _band(axl, a["cpu_s"], a["val_mse_mean"], a["val_mse_std"], r)
+            _band(axl, a, "cpu_s", "val_mse", r, log=True)
             b = right[(right["row"] == r) & (right["Dataset"] == d)]
-            _band(axr, b["steps"], b["mse_mean"], b["mse_std"], r)
+            _band(axr, b, "steps", "mse", r, log=True)
         axl.set(xlabel="meta-training compute (CPU seconds, weight preparation included)",
                 ylabel="validation MSE to theta_M", yscale="log", title=f"{d} 5-way 1-shot: MSE during training")
         axr.axvline(20, color="red", ls="--", lw=1, label="trained T = 20")
@@ -354,7 +364,7 @@ def draw_vanilla_vs_local(spec, records, stem):
                 title=f"{d} 5-way 1-shot: MSE vs inference steps")
         axl.legend(fontsize=8)
         axr.legend(fontsize=8)
-    _suptitle(fig, spec.title, 10)
+    _suptitle(fig, f"{spec.title} (mean over seeds, band: min-max)", 10)
     fig.tight_layout()
     return [csv, save_figure(fig, Path(f"{stem}.png"))]
 

