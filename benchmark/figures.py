@@ -304,6 +304,8 @@ def claims_kT(spec, records):
         agg = mean_std(sub, ["k", "T"], "acc")
         spread = agg["acc_mean"].max() - agg["acc_mean"].min()
         vd = "reproduced" if spread <= 2.0 else "not reproduced"
+        if agg["n_seeds"].min() < 5:                 # a grid still running: no verdict on a partial spread
+            vd = "inconclusive (points with < 5 seeds)"
         out.append(f"| stable across (k, T): max - min of the grid's means <= 2 points | {dataset_name(d)} | "
                    f"{len(agg)} (k, T) points | {int(agg['n_seeds'].min())} | {spread:.2f} | {vd} |")
         kmax, tmax, tmin = sub["k"].max(), sub["T"].max(), sub["T"].min()
