@@ -49,8 +49,9 @@ def support_heads(ctx, cfg: PrepConfig, images: torch.Tensor, sy: torch.Tensor, 
     """Algorithm 1 on the support sets of held-out tasks: ``images`` ``[E*n, C, H, W]`` (normalised,
     task by task), labels ``sy`` ``[E, n]`` -> ``(prep, feats)``: :func:`~benchmark.weights.prepare_heads`'s
     output (``trajectory`` ``[E, G+1, P]``, ...) and the support features ``[E, views, n, d]``.
-    The reference ``ref-target-head``, the Theorem-1 diagnostic and the reconstruction MSE
-    (:meth:`HeadGenerator.heldout_mse`) all prepare their targets this way.
+    The meta-train preparation (:meth:`PreparedHeads.prepared_weights`), the reference ``ref-target-head``,
+    the Theorem-1 diagnostic and the reconstruction MSE (:meth:`HeadGenerator.heldout_mse`) all prepare
+    their heads this way.
 
     Example:
         >>> prep, feats = support_heads(ctx, PrepConfig(), imgs, sy, 5, 1, 2)   # doctest: +SKIP
@@ -88,12 +89,11 @@ class PreparedHeads:
         sampler = ctx.train_sampler(query=0, tag="weight-preparation")
         episodes = sampler.episodes(self.hp["tasks"])
         idx = torch.stack([e.support for e in episodes])                        # [E, n]
-        E, n = idx.shape
-        feats = augmented_features(ctx.body, ctx.images("train", idx.reshape(-1)), cfg,
-                                   derive_seed(ctx.seed, "prep-augment"))        # [E*n, V, d]
-        feats = feats.view(E, n, feats.shape[1], -1).transpose(1, 2).contiguous()
-        labels = torch.stack([e.support_labels for e in episodes]).to(feats.device)
-        prep = prepare_heads(feats, labels, ctx.way, cfg, derive_seed(ctx.seed, "prep"), theta0_seed(ctx.seed))
+        labels = torch.stack([e.support_labels for e in episodes])
+        prep, feats = support_heads(ctx, cfg, ctx.images("train", idx.reshape(-1)), labels, ctx.way,
+                                    derive_seed(ctx.seed, "prep-augment"), derive_seed(ctx.seed, "prep"),
+                                    theta0_seed(ctx.seed))
+        labels = labels.to(feats.device)
         prep.update(task_support=idx, emb=class_means(feats[:, 0], labels, ctx.way).cpu(), config=cfg.to_dict(),
                     cpu_s=round(time.process_time() - cpu0, 3))                  # Figure 7: SAM's cost
         if not (torch.isfinite(prep["trajectory"]).all() and torch.isfinite(prep["emb"]).all()):
