@@ -103,7 +103,7 @@ def test_cancelled_cell_is_the_only_one_resubmitted(tmp_path, capsys):
 def test_requeued_cell_resumes_from_its_checkpoint(tmp_path):
     results, cache = tmp_path / "r", tmp_path / "c"
     grid = ("Grid('sweeptest', methods=[], datasets=['synthetic'], settings=[(5, 1)], seeds=(0,), "
-            "variants={'long': ('mv-di', {'meta_iters': 120})})")
+            "variants={'long': ('mv-di', {'meta_iters': 600})})")
     proc = subprocess.Popen(_sweep_cmd(grid, results, cache), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     sub = _submission(results, 1)
