@@ -25,6 +25,7 @@ from .data.base import atomic_torch_save
 from .models.backbones import build_backbone
 from .optim import checked_step
 from .seeding import generator
+from .timing import stage
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,8 @@ def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch:
     if path is not None and path.exists():
         body.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return body.to(device).eval()
-    trained = pretrain_body(ds, backbone, width, epochs, batch, lr, seed, device, progress)
+    with stage("body"):
+        trained = pretrain_body(ds, backbone, width, epochs, batch, lr, seed, device, progress)
     state = {k: v.detach().cpu().clone() for k, v in trained.state_dict().items()}
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:                                              # never cache (or use) a non-finite body

@@ -20,6 +20,7 @@ from .cells import Cell
 from .config import check_settings, profile_settings
 from .data import ClusterEpisodeSampler, EpisodeSampler, load_for_settings, queries_per_class
 from .seeding import derive_seed
+from .timing import stage
 
 
 def _cell_field(name: str) -> property:
@@ -92,6 +93,7 @@ class Context(CellFields):
         body = body if body is not None else self.body
         key = (split, id(body))
         if key not in self._features:
-            self._features[key] = compute_features(body, self.dataset, self.split(split).images,
-                                                   device=self.device)
+            with stage("features"):
+                self._features[key] = compute_features(body, self.dataset, self.split(split).images,
+                                                       device=self.device)
         return self._features[key]

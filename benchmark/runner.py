@@ -35,6 +35,7 @@ from .atomic import atomic_torch_save, write_json_atomic  # noqa: F401  (write_j
 from .evaluate_core import evaluate
 from .progress import resumable
 from .selection import Selector
+from .timing import cell_timer, stage
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parent.parent
@@ -127,7 +128,7 @@ def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, d
         method.meta_trained_by = bundle.get("code_version", "unknown")
         return method, ctx, None, True
     method.selector = Selector.for_method(method)
-    with resumable(ckpt.parent / "progress" / key if ckpt is not None else None) as store:
+    with resumable(ckpt.parent / "progress" / key if ckpt is not None else None) as store, stage("meta_train"):
         ctx.store = store                        # long loops save progress there; a rerun continues from it
         method.meta_train()
         method.resumed_at = dict(store.resumed) if store is not None else {}
@@ -320,10 +321,11 @@ def _run_cell(cell: Cell, data_root, cache_dir, results_dir, device, force, prog
             return record
     code_version()
     t_start = time.perf_counter()
-    with torch_threads(cpu_threads()):                     # meta-training and evaluation alike
+    with torch_threads(cpu_threads()), cell_timer() as stages_s:     # meta-training and evaluation alike
         method, ctx, meta_train_s, reused = _trained_method(cell, data_root, cache_dir, device, force, progress,
                                                             datasets)
-        metrics = evaluate(method, ctx)
+        with stage("evaluate"):
+            metrics = evaluate(method, ctx)
         threads = torch.get_num_threads()
     record = {
         "cell": cell.to_json(),
@@ -337,6 +339,7 @@ def _run_cell(cell: Cell, data_root, cache_dir, results_dir, device, force, prog
         "selection": getattr(method, "selection", None),              # validation curve, chosen iteration
         "readings": method_readings(method),
         "wall_time_s": round(time.perf_counter() - t_start, 3),
+        "stages_s": {k: round(v, 3) for k, v in stages_s.items()},   # benchmark/timing.py (cache loads included)
         "code_version": code_version(),
         "torch": torch.__version__,
         "device": str(ctx.device),

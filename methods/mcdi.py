@@ -126,8 +126,12 @@ class WeightDiffusion(HeadGenerator):
         return (local_targets(prep["trajectory"], self.hp["segments"], self.hp["grid"]),) + self._steps()
 
     def _eps_model(self, emb: torch.Tensor):
-        """eps_phi(x, t) for a batch of tasks with standardised, flattened embeddings ``emb``."""
+        """eps_phi(x, t) for a batch of tasks with standardised, flattened embeddings ``emb`` (the
+        U-Net's conditioning precomputed for the whole chain, :meth:`UNet1D.chain`, when the
+        network is the plain U-Net)."""
         tmap = self.time_map.to(emb.device)
+        if isinstance(self.net, UNet1D):
+            return self.net.chain(emb, tmap)
         return lambda x, t: self.net(x, tmap[t], emb)
 
     def loss_kind(self) -> str:

@@ -21,6 +21,7 @@ import torch
 from benchmark.data.base import atomic_torch_save
 from benchmark.models.heads import head_forward, head_shapes
 from benchmark.seeding import derive_seed
+from benchmark.timing import stage
 from benchmark.weights import PrepConfig, augmented_features, local_targets, prepare_heads, unflatten_head
 
 from .base import FeatureMethod, class_means
@@ -85,6 +86,10 @@ class PreparedHeads:
             self._prep = torch.load(path, weights_only=False)
             return self._prep
         ctx.body                                                                 # pretrained first: not timed
+        with stage("weight_prep"):
+            return self._prepare_weights(ctx, cfg, path)
+
+    def _prepare_weights(self, ctx, cfg, path) -> dict:
         cpu0 = time.process_time()
         sampler = ctx.train_sampler(query=0, tag="weight-preparation")
         episodes = sampler.episodes(self.hp["tasks"])

@@ -8,11 +8,16 @@
 (e) Table 5's LoRA trajectories (Algorithm 1 on the pretrained MiniLM's top 2 layers, r = 4 on
     query/value, batches of 16 x 64 tokens): 8 tasks batched with torch.func vs one at a time.
 
-    python reproduce/perf.py [--quick] [--device cuda]
+(f) a whole table's wall time split into stages (body pretraining, features, weight preparation,
+    meta-training, evaluation; each record's ``stages_s``, benchmark/timing.py): with
+    ``--table table1`` it runs ``reproduce/table1.py --profile cpu --jobs 2`` into an empty cache
+    and results folder (hours on 2 cores), with ``--records DIR`` it sums a finished run's records.
 
-Shapes are those of the cpu profile on Omniglot (Conv4-32 body, 28x28, 5-way linear
-head of 165 weights); the models are freshly initialised (timing does not depend on
-training).
+    python reproduce/perf.py [--quick] [--device cuda] [--table table1 | --records DIR]
+
+Shapes are those of the cpu profile on Omniglot (Conv4-64 body, 28x28, 5-way linear
+head of 325 weights, the denoiser's widths from Mc-Di's cpu defaults; (d) also at the paper
+profile's widths); the models are freshly initialised (timing does not depend on training).
 """
 import _checkout  # noqa: F401,I001  (this checkout's code first on sys.path)
 import argparse
@@ -33,8 +38,9 @@ from methods.diffusion.losses import coefficients, denoising_loss
 from methods.diffusion.sampler import sample
 from methods.diffusion.schedule import linear_alphas
 from methods.inner_loop import batched_adam, sequential_adam, stack_params
+from methods.mcdi import McDi
 
-WAY, D, SIZE, T = 5, 32, 28, 20
+WAY, D, SIZE, T = 5, 64, 28, 20
 P = WAY * D + WAY
 
 
@@ -48,22 +54,36 @@ def timeit(fn, repeat: int = 5) -> float:
     return statistics.median(times)
 
 
-def denoiser() -> UNet1D:
+def denoiser(profile: str = "cpu") -> UNet1D:
+    """Mc-Di's U-Net at a profile's widths (``channels``, ``cond_dim``) for the Omniglot head."""
+    hp = McDi.DEFAULTS[profile]
     layout = torch.cat([torch.arange(WAY * D), torch.full((WAY,), -1)])
-    return UNet1D(P, WAY * D, channels=16, cond_dim=64, emb_layout=layout).eval()
+    return UNet1D(P, WAY * D, channels=hp["channels"], cond_dim=hp["cond_dim"], emb_layout=layout).eval()
 
 
 def bench_a(quick: bool) -> dict:
+    """One task's generation (body forward + T = 20 denoiser calls) three ways - the plain U-Net call
+    per step, the harness's path (``UNet1D.chain``: the (t, Emb) conditioning of all steps computed
+    once) and that path under ``torch.compile`` (None where no compiler is available) - against
+    REPTILE's test-time Adam steps two ways: the harness's path (``batched_adam`` on one copy: a plain
+    autograd pass and ``_foreach`` Adam) and a loop with ``torch.optim.Adam``; the ratio uses the faster."""
     torch.manual_seed(0)
     body = Conv4(1, D).eval()
     net = denoiser()
     alphas = linear_alphas(T)
+    told = torch.arange(T)
     sx = torch.randn(WAY, 1, SIZE, SIZE)
 
-    @torch.no_grad()
-    def generate():
-        protos = body(sx).unsqueeze(0)
-        sample(lambda x, t: net(x, t, protos.flatten(1)), torch.randn(1, P), alphas)
+    def generate(kind, denoise=None):
+        @torch.inference_mode()
+        def run():
+            e = body(sx).flatten().unsqueeze(0)
+            model = (lambda x, t: net(x, t, e)) if kind == "plain" else net.chain(e, told)
+            if denoise is not None:
+                chain = model
+                model = lambda x, t: denoise(x, chain.conditioning[int(t[0])])
+            sample(model, torch.randn(1, P), alphas)
+        return run
 
     full = nn.Sequential(Conv4(1, D, track_running_stats=False), nn.Linear(D, WAY))
     phi = {k: v.detach() for k, v in full.named_parameters()}
@@ -72,15 +92,29 @@ def bench_a(quick: bool) -> dict:
     def loss(p, x, yy):
         return F.cross_entropy(functional_call(full, p, (x,)), yy)
 
-    def reptile(steps):
-        return lambda: batched_adam(loss, stack_params(phi, 1), lambda s: (sx.unsqueeze(0), y.unsqueeze(0)),
-                                    steps, 1e-3, (0.0, 0.999))
+    def reptile(steps, kind):
+        if kind == "harness":
+            return lambda: batched_adam(loss, stack_params(phi, 1), lambda s: (sx.unsqueeze(0), y.unsqueeze(0)),
+                                        steps, 1e-3, (0.0, 0.999))
+        return lambda: sequential_adam(loss, stack_params(phi, 1), lambda s: (sx.unsqueeze(0), y.unsqueeze(0)),
+                                       steps, 1e-3, (0.0, 0.999))
 
-    gen = timeit(generate, 10)
-    r5 = timeit(reptile(5), 5)
-    r50 = timeit(reptile(50), 2 if quick else 5)
-    return {"generate_ms": gen * 1e3, "reptile5_ms": r5 * 1e3, "reptile50_ms": r50 * 1e3,
-            "ratio_vs_5": r5 / gen, "ratio_vs_50": r50 / gen}
+    out = {"plain_ms": timeit(generate("plain"), 10) * 1e3, "chain_ms": timeit(generate("chain"), 10) * 1e3}
+    try:
+        compiled = torch.compile(net.denoise, dynamic=False)
+        out["compiled_ms"] = timeit(generate("chain", compiled), 10) * 1e3
+    except Exception as err:  # noqa: BLE001  (no C++ compiler, unsupported platform, ...)
+        out["compiled_ms"], out["compile_error"] = None, f"{type(err).__name__}: {str(err)[:80]}"
+    for steps, rep in ((5, 5), (50, 2 if quick else 5)):
+        for kind in ("harness", "optim"):
+            out[f"reptile{steps}_{kind}_ms"] = timeit(reptile(steps, kind), rep) * 1e3
+        out[f"reptile{steps}_ms"] = min(out[f"reptile{steps}_harness_ms"], out[f"reptile{steps}_optim_ms"])
+    out["generate_ms"] = out["chain_ms"]
+    out["ratio_vs_5"], out["ratio_vs_50"] = out["reptile5_ms"] / out["chain_ms"], out["reptile50_ms"] / out["chain_ms"]
+    out["ratio_plain_vs_5"] = out["reptile5_ms"] / out["plain_ms"]
+    if out["compiled_ms"]:
+        out["ratio_compiled_vs_5"] = out["reptile5_ms"] / out["compiled_ms"]
+    return out
 
 
 def bench_b(quick: bool) -> dict:
@@ -120,13 +154,13 @@ def bench_c(quick: bool) -> dict:
     return {"batched_s": tb, "sequential_s": ts, "ratio": ts / tb}
 
 
-def bench_d(quick: bool) -> dict:
+def bench_d(quick: bool, profile: str = "cpu") -> dict:
     torch.manual_seed(0)
-    net = denoiser()
+    net = denoiser(profile)
     alphas = linear_alphas(T)
     E = 600
     emb, x0 = torch.randn(E, WAY * D), torch.randn(E, P)
-    run = lambda: sample(lambda x, t: net(x, t, emb), x0, alphas)
+    run = lambda: sample(net.chain(emb, torch.arange(T)), x0, alphas)
     with FlopCounterMode(display=False) as fc:
         run()
     flops = fc.get_total_flops()
@@ -136,7 +170,7 @@ def bench_d(quick: bool) -> dict:
     t_mm = timeit(lambda: a @ b, 10)
     gf_sample, gf_mm = flops / t_sample / 1e9, 2 * n ** 3 / t_mm / 1e9
     return {"sample_gflops": gf_sample, "matmul_gflops": gf_mm, "ratio": gf_sample / gf_mm,
-            "sample_s": t_sample, "flops": flops}
+            "sample_s": t_sample, "flops": flops, "profile": profile}
 
 
 def bench_e(quick: bool, device: str) -> dict:
@@ -173,15 +207,73 @@ def bench_e(quick: bool, device: str) -> dict:
     return {"sequential_s": ts, "batched_s": tb, "ratio": ts / tb, "tasks": E, "steps": steps, "device": device}
 
 
+def stage_split(records_dir) -> dict:
+    """Sum the records' ``stages_s`` (cells copied from another table excluded) and the run's wall
+    span (first start to last finish, from ``finished_at`` and ``wall_time_s``)."""
+    import json
+    from datetime import datetime, timedelta
+    from pathlib import Path
+    totals, starts, ends, n, missing = {}, [], [], 0, 0
+    for f in sorted(Path(records_dir).rglob("*.json")):
+        r = json.loads(f.read_text())
+        if "cell" not in r or r.get("copied_from"):
+            continue
+        if "stages_s" not in r:
+            missing += 1
+            continue
+        n += 1
+        for k, v in r["stages_s"].items():
+            totals[k] = totals.get(k, 0.0) + v
+        end = datetime.fromisoformat(r["finished_at"])
+        ends.append(end)
+        starts.append(end - timedelta(seconds=r["wall_time_s"]))
+    span = (max(ends) - min(starts)).total_seconds() if n else 0.0
+    return {"cells": n, "without_stages": missing, "stages_s": totals, "wall_span_s": span}
+
+
+def run_table(table: str, jobs: int = 2) -> dict:
+    """``reproduce/<table>.py --profile cpu --jobs 2`` into an empty cache and results folder."""
+    import os
+    import subprocess
+    import tempfile
+    from pathlib import Path
+    tmp = Path(tempfile.mkdtemp(prefix=f"perf-{table}-"))
+    cmd = [sys.executable, str(Path(__file__).with_name(f"{table}.py")), "--profile", "cpu", "--jobs", str(jobs),
+           "--cache", str(tmp / "cache"), "--results", str(tmp / "results"), "--no-progress"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=dict(os.environ))
+    out = stage_split(tmp / "results" / "runs")
+    out.update(wall_s=time.perf_counter() - t0, folder=str(tmp))
+    return out
+
+
+def print_split(name: str, f: dict) -> None:
+    order = ["body", "features", "weight_prep", "meta_train", "evaluate"]
+    parts = ", ".join(f"{k} {f['stages_s'].get(k, 0.0) / 60:.1f}" for k in order)
+    wall = f.get("wall_s", f["wall_span_s"])
+    print(f"(f) {name}: {f['cells']} cells in {wall / 60:.1f} min wall (target <= 30 min); summed over cells, "
+          f"in minutes: {parts}" + (f"; {f['without_stages']} records without stage times" if f["without_stages"]
+                                     else ""))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="performance ratios (one run, this machine)")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--device", default="cpu", help="for (e), Table 5's LoRA trajectories (default: cpu)")
+    p.add_argument("--table", help="(f): run reproduce/<TABLE>.py --profile cpu --jobs 2 from an empty cache (hours)")
+    p.add_argument("--records", help="(f): sum the stage times of a finished run's records under this folder")
     args = p.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     a = bench_a(args.quick)
+    comp = (f"{a['compiled_ms']:.2f} ms ({a['ratio_compiled_vs_5']:.1f}x)" if a["compiled_ms"]
+            else f"unavailable ({a['compile_error']})")
     print(f"(a) generation {a['generate_ms']:.2f} ms/task vs REPTILE 5 steps {a['reptile5_ms']:.2f} ms "
-          f"({a['ratio_vs_5']:.1f}x), 50 steps {a['reptile50_ms']:.2f} ms ({a['ratio_vs_50']:.1f}x)   target >= 5x")
+          f"({a['ratio_vs_5']:.1f}x), 50 steps {a['reptile50_ms']:.2f} ms ({a['ratio_vs_50']:.1f}x)   target >= 5x\n"
+          f"    generation: plain U-Net calls {a['plain_ms']:.2f} ms ({a['ratio_plain_vs_5']:.1f}x), harness "
+          f"(conditioning precomputed) {a['chain_ms']:.2f} ms, + torch.compile {comp}\n"
+          f"    REPTILE 5 steps: the harness (batched_adam) {a['reptile5_harness_ms']:.2f} ms, torch.optim.Adam "
+          f"{a['reptile5_optim_ms']:.2f} ms; 50 steps: {a['reptile50_harness_ms']:.2f} / "
+          f"{a['reptile50_optim_ms']:.2f} ms (the ratios use the faster)")
     b = bench_b(args.quick)
     print(f"(b) weight preparation of 1024 tasks: batched {b['batched_s']:.2f} s vs per-task loop "
           f"{b['loop_s_extrapolated']:.1f} s (timed on {b['loop_tasks_timed']} tasks, scaled): "
@@ -189,13 +281,20 @@ def main(argv=None) -> int:
     c = bench_c(args.quick)
     print(f"(c) denoiser inner loops, B=16, K=3: batched {c['batched_s'] * 1e3:.0f} ms vs sequential "
           f"{c['sequential_s'] * 1e3:.0f} ms: {c['ratio']:.1f}x   target >= 3x")
-    d = bench_d(args.quick)
-    print(f"(d) sampling 600 tasks x {T} steps: {d['sample_gflops']:.1f} GFLOP/s vs fp32 matmul "
-          f"{d['matmul_gflops']:.1f} GFLOP/s: {100 * d['ratio']:.0f}%   target >= 30%")
+    for profile in ("cpu", "paper"):
+        d = bench_d(args.quick, profile)
+        print(f"(d) sampling 600 tasks x {T} steps, {profile} denoiser widths: {d['sample_gflops']:.1f} GFLOP/s vs "
+              f"fp32 matmul {d['matmul_gflops']:.1f} GFLOP/s: {100 * d['ratio']:.0f}%   target >= 30%")
     e = bench_e(args.quick, args.device)
     print(f"(e) LoRA trajectories on MiniLM ({e['device']}), {e['tasks']} tasks x {e['steps']} steps: batched "
           f"{e['batched_s']:.2f} s vs one at a time {e['sequential_s']:.2f} s: {e['ratio']:.2f}x   "
           f"(prep_batch > 1 only where this is > 1)")
+    if args.records:
+        print_split(args.records, stage_split(args.records))
+    if args.table:
+        print_split(f"reproduce/{args.table}.py --profile cpu --jobs 2, empty cache", run_table(args.table))
+    if not (args.records or args.table):
+        print("(f) whole table: not measured (--table table1 runs it from an empty cache; --records DIR sums a run)")
     return 0
 
 

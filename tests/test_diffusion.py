@@ -196,3 +196,29 @@ def test_lt_di_segments_and_time_input(tmp_path):
     # Lt-Di's eps_phi(x_t, t - k): the distance to the segment's target, 1..T/m
     assert rel._time_map().tolist() == [6, 5, 4, 3, 2, 1, 7, 6, 5, 4, 3, 2, 1, 7, 6, 5, 4, 3, 2, 1]
     assert lt._time_map().tolist() == list(range(20))
+
+
+@pytest.mark.parametrize("aligned", [False, True])
+def test_chain_conditioning_matches_the_plain_denoiser(aligned):
+    """UNet1D.chain (the conditioning of all T steps precomputed) gives forward's eps call by call and
+    the same chain end, also on a respaced chain and with Lt-Di's relative steps (repeated values)."""
+    from methods.diffusion.denoiser import UNet1D
+    torch.manual_seed(0)
+    P, E = 23, 20
+    net = UNet1D(P, E, channels=8, cond_dim=16, emb_layout=(torch.arange(P) % (E + 1)) - 1 if aligned else None).eval()
+    for p in net.parameters():                      # a non-trivial network (the output layer starts at zero)
+        p.data.normal_(0, 0.3)
+    alphas = linear_alphas(12)
+    emb, x0 = torch.randn(5, E), torch.randn(5, P)
+    for told in (torch.arange(12), torch.tensor([4, 3, 2, 1, 4, 3, 2, 1, 4, 3, 2, 1])):
+        eps = net.chain(emb, told)
+        with torch.no_grad():
+            for t in (0, 5, 11):
+                tt = torch.full((5,), t)
+                assert torch.allclose(eps(x0, tt), net(x0, told[tt], emb), rtol=1e-5, atol=1e-6)
+            for steps in (None, 4):
+                plain = sample(lambda x, t: net(x, told[t], emb), x0, alphas, steps=steps)
+                fast = sample(eps, x0, alphas, steps=steps)
+                assert plain.abs().max() > 1 and torch.allclose(fast, plain, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="one step"):
+        eps(x0, torch.tensor([0, 1, 0, 0, 0]))

@@ -39,8 +39,9 @@ class ResBlock1D(nn.Module):
         self.norm2, self.conv2 = nn.GroupNorm(_groups(cout), cout), nn.Conv1d(cout, cout, 3, padding=1)
         self.skip = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()
 
-    def forward(self, x, c):
-        h = self.conv1(F.silu(self.norm1(x))) + self.cond(c).unsqueeze(-1)
+    def forward(self, x, cond):
+        """``cond`` ``[B, cout, 1]``: ``self.cond`` of the block's conditioning vector (UNet1D.condition)."""
+        h = self.conv1(F.silu(self.norm1(x))) + cond
         h = self.conv2(F.silu(self.norm2(h)))
         return h + self.skip(x)
 
@@ -84,21 +85,69 @@ class UNet1D(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, emb: torch.Tensor,
                 extra: torch.Tensor | None = None) -> torch.Tensor:
         """``extra`` ``[B, extra_channels, length]``: further per-weight inputs (Meta-Diff's gradient)."""
+        return self.denoise(x, self.condition(t, emb), extra)
+
+    def condition(self, t: torch.Tensor, emb: torch.Tensor) -> tuple:
+        """The part of a call that depends on (t, Emb) only, not on x_t: every residual block's
+        conditioning vector and the aligned embedding channel. A chain calls the denoiser T times with
+        one Emb; :meth:`chain` computes this once for all T steps."""
         c = self.time_mlp(timestep_embedding(t, self.cond_dim)) + self.emb_mlp(emb)
-        h = x.unsqueeze(1)
+        conds = [block.cond(c).unsqueeze(-1) for block in self.blocks()]
+        aligned = None
         if self.emb_layout is not None:
-            aligned = torch.cat([emb, torch.zeros_like(emb[:, :1])], 1)[:, self.emb_layout]   # -1 -> 0
-            h = torch.cat([h, aligned.unsqueeze(1)], 1)
+            aligned = torch.cat([emb, torch.zeros_like(emb[:, :1])], 1)[:, self.emb_layout].unsqueeze(1)  # -1 -> 0
+        return conds, aligned
+
+    def blocks(self) -> list:
+        """The residual blocks in call order (down, mid, up)."""
+        return list(self.down) + [self.mid] + list(self.up)
+
+    def denoise(self, x: torch.Tensor, cond: tuple, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """eps for ``x`` ``[B, length]`` given :meth:`condition`'s output for the same batch."""
+        conds, aligned = cond
+        conds = iter(conds)
+        h = x.unsqueeze(1)
+        if aligned is not None:
+            h = torch.cat([h, aligned], 1)
         if extra is not None:
             h = torch.cat([h, extra], 1)
         h = self.inp(F.pad(h, (0, self.padded - self.length)))
         skips = []
         for block, pool in zip(self.down, self.pool):
-            h = block(h, c)
+            h = block(h, next(conds))
             skips.append(h)
             h = pool(h)
-        h = self.mid(h, c)
+        h = self.mid(h, next(conds))
         for block in self.up:
             h = F.interpolate(h, scale_factor=2, mode="nearest")
-            h = block(torch.cat([h, skips.pop()], dim=1), c)
+            h = block(torch.cat([h, skips.pop()], dim=1), next(conds))
         return self.out(h).squeeze(1)[:, : self.length]
+
+    def chain(self, emb: torch.Tensor, told: torch.Tensor):
+        """eps_phi(x, t) for a whole chain over one batch of task embeddings ``emb`` ``[B, emb_dim]``,
+        where step t of the chain tells the denoiser ``told[t]`` (``torch.arange(T)``, or Lt-Di's
+        relative step). The (t, Emb) conditioning of all T steps is computed up front in one
+        batched pass, so each call runs only the U-Net on x_t: the same numbers as :meth:`forward`
+        to float rounding (the batched linear layers may sum in another order;
+        tests/test_diffusion.py), about 1.2x faster for one task (reproduce/perf.py, (a)). The
+        returned callable takes ``(x, t)`` with one t for the whole batch, as
+        :func:`~.sampler.sample` calls it.
+
+        Example:
+            >>> net = UNet1D(length=12, emb_dim=8, channels=8, cond_dim=16)
+            >>> eps = net.chain(torch.randn(2, 8), torch.arange(4))
+            >>> eps(torch.randn(2, 12), torch.full((2,), 3)).shape
+            torch.Size([2, 12])
+        """
+        B, T = emb.shape[0], len(told)
+        conds, aligned = self.condition(told.to(emb.device).repeat_interleave(B), emb.repeat(T, 1))
+        per_step = [([c[j * B:(j + 1) * B] for c in conds], None if aligned is None else aligned[:B])
+                    for j in range(T)]
+
+        def eps(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            t0 = int(t[0])
+            if t.numel() != B or bool((t != t0).any()):
+                raise ValueError("a chain model takes one step for the whole batch it was built for")
+            return self.denoise(x, per_step[t0])
+        eps.conditioning = per_step              # step t's :meth:`condition` output, for other runners of denoise
+        return eps

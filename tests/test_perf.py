@@ -1,0 +1,40 @@
+"""The timing that reproduce/perf.py reports: every record's stage split (benchmark/timing.py)
+and its sum over a table's records. (The optimised paths' equality to the plain ones is tested
+beside them: tests/test_diffusion.py, chain conditioning; tests/test_methods.py, batched_adam.)"""
+import importlib
+from pathlib import Path
+
+import pytest
+
+from benchmark.cells import Cell
+from benchmark.runner import run_cell
+from benchmark.timing import cell_timer, stage
+
+
+def test_stages_are_exclusive_and_only_inside_a_cell():
+    with stage("meta_train"):                  # outside a cell: nothing is collected, nothing fails
+        pass
+    with cell_timer() as t:
+        with stage("meta_train"):
+            with stage("weight_prep"):
+                sum(range(200000))
+        with stage("evaluate"):
+            pass
+    assert set(t) == {"meta_train", "weight_prep", "evaluate"}
+    assert t["weight_prep"] > 0 and t["meta_train"] >= 0 and t["evaluate"] >= 0
+
+
+def test_records_carry_the_stage_split_and_perf_sums_it(tmp_path, monkeypatch):
+    rec = run_cell(Cell("t", "mc-di", "synthetic", 5, 1, 0, "smoke"), None, tmp_path / "c", tmp_path / "r")
+    st = rec["stages_s"]
+    assert {"body", "weight_prep", "meta_train", "evaluate"} <= set(st)
+    assert sum(st.values()) <= rec["wall_time_s"] + 0.01
+    again = run_cell(Cell("t", "mv-di", "synthetic", 5, 1, 0, "smoke"), None, tmp_path / "c", tmp_path / "r")
+    assert "body" not in again["stages_s"]     # the body came from the cache (a load is not pretraining)
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "reproduce"))
+    perf = importlib.import_module("perf")
+    split = perf.stage_split(tmp_path / "r")
+    assert split["cells"] == 2 and split["without_stages"] == 0
+    assert split["stages_s"]["meta_train"] == pytest.approx(st["meta_train"] + again["stages_s"]["meta_train"],
+                                                           abs=2e-3)
+    assert split["wall_span_s"] >= max(rec["wall_time_s"], again["wall_time_s"]) - 1
