@@ -43,12 +43,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """``git describe`` of the harness (with ``-dirty`` if modified) when the process
-    started its first cell, or ``unknown``."""
+    """``git describe`` of the harness, with ``-dirty`` if a tracked file outside ``results/`` is
+    modified (the reproduce scripts rewrite the generated tables there after every run, which
+    changes no code), or ``unknown``."""
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=REPO,
-                             capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
+        out = subprocess.run(["git", "describe", "--always", "--abbrev=12"], cwd=REPO,
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)results"], cwd=REPO, capture_output=True, text=True, timeout=10)
+        if out and (dirty.returncode != 0 or dirty.stdout.strip()):
+            out += "-dirty"
+        return out or "unknown"
     except Exception:
         return "unknown"
 
