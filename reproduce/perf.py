@@ -61,10 +61,22 @@ def denoiser(profile: str = "cpu") -> UNet1D:
     return UNet1D(P, WAY * D, channels=hp["channels"], cond_dim=hp["cond_dim"], emb_layout=layout).eval()
 
 
+class _Denoise(nn.Module):
+    """``UNet1D.denoise`` with flat tensor inputs, for ``torch.jit.trace``."""
+
+    def __init__(self, net: UNet1D):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, aligned, *conds):
+        return self.net.denoise(x, (list(conds), aligned))
+
+
 def bench_a(quick: bool) -> dict:
     """One task's generation (body forward + T = 20 denoiser calls) three ways - the plain U-Net call
     per step, the harness's path (``UNet1D.chain``: the (t, Emb) conditioning of all steps computed
-    once) and that path under ``torch.compile`` (None where no compiler is available) - against
+    once) and that path under ``torch.compile`` (None where no compiler is available) or traced by
+    TorchScript (no Python between the kernels; the same numbers) - against
     REPTILE's test-time Adam steps two ways: the harness's path (``batched_adam`` on one copy: a plain
     autograd pass and ``_foreach`` Adam) and a loop with ``torch.optim.Adam``; the ratio uses the faster."""
     torch.manual_seed(0)
@@ -100,6 +112,10 @@ def bench_a(quick: bool) -> dict:
                                        steps, 1e-3, (0.0, 0.999))
 
     out = {"plain_ms": timeit(generate("plain"), 10) * 1e3, "chain_ms": timeit(generate("chain"), 10) * 1e3}
+    with torch.no_grad():
+        cond = net.chain(torch.randn(1, WAY * D), told).conditioning[0]
+        traced = torch.jit.trace(_Denoise(net), (torch.randn(1, P), cond[1], *cond[0]))
+    out["traced_ms"] = timeit(generate("chain", lambda x, c: traced(x, c[1], *c[0])), 10) * 1e3
     try:
         compiled = torch.compile(net.denoise, dynamic=False)
         out["compiled_ms"] = timeit(generate("chain", compiled), 10) * 1e3
@@ -114,6 +130,7 @@ def bench_a(quick: bool) -> dict:
     out["ratio_plain_vs_5"] = out["reptile5_ms"] / out["plain_ms"]
     if out["compiled_ms"]:
         out["ratio_compiled_vs_5"] = out["reptile5_ms"] / out["compiled_ms"]
+    out["ratio_traced_vs_5"] = out["reptile5_ms"] / out["traced_ms"]
     return out
 
 
@@ -270,7 +287,8 @@ def main(argv=None) -> int:
     print(f"(a) generation {a['generate_ms']:.2f} ms/task vs REPTILE 5 steps {a['reptile5_ms']:.2f} ms "
           f"({a['ratio_vs_5']:.1f}x), 50 steps {a['reptile50_ms']:.2f} ms ({a['ratio_vs_50']:.1f}x)   target >= 5x\n"
           f"    generation: plain U-Net calls {a['plain_ms']:.2f} ms ({a['ratio_plain_vs_5']:.1f}x), harness "
-          f"(conditioning precomputed) {a['chain_ms']:.2f} ms, + torch.compile {comp}\n"
+          f"(conditioning precomputed) {a['chain_ms']:.2f} ms, + torch.compile {comp}, + TorchScript trace "
+          f"{a['traced_ms']:.2f} ms ({a['ratio_traced_vs_5']:.1f}x)\n"
           f"    REPTILE 5 steps: the harness (batched_adam) {a['reptile5_harness_ms']:.2f} ms, torch.optim.Adam "
           f"{a['reptile5_optim_ms']:.2f} ms; 50 steps: {a['reptile50_harness_ms']:.2f} / "
           f"{a['reptile50_optim_ms']:.2f} ms (the ratios use the faster)")
