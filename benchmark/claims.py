@@ -11,10 +11,12 @@ everything the data allow; this includes A significantly worse), ``inconclusive`
 
 Example:
     >>> d = paired_difference({0: 91.0, 1: 92.0, 2: 90.5}, {0: 90.0, 1: 90.5, 2: 90.0})
-    >>> d["n_seeds"], round(d["mean"], 3)
-    (3, 1.0)
-    >>> verdict(d, paper_gap=0.7)
-    'reproduced'
+    >>> d["n_seeds"], round(d["mean"], 3), verdict(d, paper_gap=0.7)     # 3 seeds: t(2) is wide
+    (3, 1.0, 'inconclusive')
+    >>> d = paired_difference({0: 91.0, 1: 92.0, 2: 90.5, 3: 91.5, 4: 92.0},
+    ...                       {0: 90.0, 1: 90.5, 2: 90.0, 3: 90.5, 4: 91.0})
+    >>> round(d["lo"], 2), verdict(d, paper_gap=0.7)
+    (0.56, 'reproduced')
 """
 from __future__ import annotations
 

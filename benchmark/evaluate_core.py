@@ -6,6 +6,11 @@ on one task's raw support images (body forward, generation or fine-tuning
 included) divided by the number of query samples; the median over
 ``latency_episodes`` tasks run one at a time after one warm-up task (the median
 is robust to other processes on a shared machine; the mean is recorded too).
+On a CPU, a cell computes on one thread (the runner's ``cpu_threads``), so the
+same adapt is also timed in that thread's CPU time (``latency_cpu_ms``): it leaves
+out the time other processes held the core, which wall time on a shared machine
+does not (two cells of one run, for instance). Tables use it where every record
+of the table has it (:func:`benchmark.tables.records_frame`).
 
 Example:
     >>> mean_ci(torch.tensor([1.0, 0.0, 1.0, 1.0]))
@@ -32,26 +37,32 @@ def _sync(device: torch.device) -> None:
 
 
 def measure_latency(method, ctx, episodes, split: str = "test") -> dict:
-    """Median adapt time per query sample (ms) over ``episodes`` (the first is a warm-up)."""
-    times, predict_times = [], []
+    """Median adapt time per query sample (ms) over ``episodes`` (the first is a warm-up): wall
+    time, and on a CPU with one thread the calling thread's CPU time too."""
+    cpu = ctx.device.type == "cpu" and torch.get_num_threads() == 1
+    times, cpu_times, predict_times = [], [], []
     for j, ep in enumerate(episodes):
         sx, sy = ctx.images(split, ep.support), ep.support_labels.to(ctx.device)
         qx = ctx.images(split, ep.query)
         _sync(ctx.device)
-        t0 = time.perf_counter()
+        c0, t0 = time.thread_time(), time.perf_counter()
         adapted = method.adapt(sx, sy)
         _sync(ctx.device)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         method.predict(adapted, qx)
         _sync(ctx.device)
         t2 = time.perf_counter()
         if j > 0 or len(episodes) == 1:
             times.append((t1 - t0) / len(ep.query))
+            cpu_times.append((c1 - c0) / len(ep.query))
             predict_times.append((t2 - t1) / len(ep.query))
     times, predict_times = torch.tensor(times), torch.tensor(predict_times)
-    return {"latency_ms": 1000 * times.median().item(), "latency_ms_mean": 1000 * times.mean().item(),
-            "predict_ms_per_sample": 1000 * predict_times.median().item(),
-            "latency_episodes": len(times)}
+    out = {"latency_ms": 1000 * times.median().item(), "latency_ms_mean": 1000 * times.mean().item(),
+           "predict_ms_per_sample": 1000 * predict_times.median().item(),
+           "latency_episodes": len(times)}
+    if cpu:
+        out["latency_cpu_ms"] = 1000 * torch.tensor(cpu_times).median().item()
+    return out
 
 
 def evaluate(method, ctx, split: str = "test") -> dict:

@@ -38,3 +38,17 @@ def test_records_carry_the_stage_split_and_perf_sums_it(tmp_path, monkeypatch):
     assert split["stages_s"]["meta_train"] == pytest.approx(st["meta_train"] + again["stages_s"]["meta_train"],
                                                            abs=2e-3)
     assert split["wall_span_s"] >= max(rec["wall_time_s"], again["wall_time_s"]) - 1
+
+
+def test_latency_in_thread_cpu_time_and_one_measure_per_table(tmp_path):
+    """On a CPU (one thread a cell) the record also times adapt in thread CPU time; a table reports
+    it only when every record has it (never a mix of CPU and wall times)."""
+    from benchmark.tables import records_frame
+    rec = run_cell(Cell("t", "ref-centroid", "synthetic", 5, 1, 0, "smoke"), None, tmp_path / "c", tmp_path / "r")
+    assert 0 < rec["latency_cpu_ms"] <= 1.5 * rec["latency_ms"] + 0.05
+    old = dict(rec)
+    del old["latency_cpu_ms"]                   # a record made before the CPU-time measure
+    assert records_frame([rec]).attrs["latency"] == "latency_cpu_ms"
+    assert records_frame([rec]).latency_ms.iloc[0] == rec["latency_cpu_ms"]
+    mixed = records_frame([rec, old])
+    assert mixed.attrs["latency"] == "latency_ms" and mixed.latency_ms.iloc[0] == rec["latency_ms"]
