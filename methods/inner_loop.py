@@ -24,12 +24,20 @@ from torch.func import grad, vmap
 
 
 def batched_adam(loss_fn: Callable, params: dict, batch_fn: Callable[[int], tuple], steps: int, lr: float,
-                 betas=(0.9, 0.999), eps: float = 1e-8) -> dict:
+                 betas=(0.9, 0.999), eps: float = 1e-8, copies_loss: Callable | None = None) -> dict:
     """Run Adam on B stacked parameter sets; ``batch_fn(step)`` returns the step's data
     (tensors with a leading B dimension). ``loss_fn(params, *data)`` is per-copy.
-    The update is ``torch.optim.Adam``'s, applied with multi-tensor (``_foreach``) ops."""
+    ``copies_loss(stacked params, *data)``, where given, computes the sum of all B copies' losses
+    in one pass (a network written for it, e.g. ``UNet1D.forward_copies``): its gradient is taken
+    instead of vmap's. The update is ``torch.optim.Adam``'s, applied with multi-tensor
+    (``_foreach``) ops."""
     keys = list(params)
-    grad_fn = _one_copy_grad(loss_fn) if next(iter(params.values())).shape[0] == 1 else vmap(grad(loss_fn))
+    if copies_loss is not None:
+        grad_fn = _summed_grad(copies_loss)
+    elif next(iter(params.values())).shape[0] == 1:
+        grad_fn = _one_copy_grad(loss_fn)
+    else:
+        grad_fn = vmap(grad(loss_fn))
     p = [params[k].detach().clone() for k in keys]
     m = [torch.zeros_like(v) for v in p]
     v2 = [torch.zeros_like(v) for v in p]
@@ -55,6 +63,16 @@ def _one_copy_grad(loss_fn: Callable) -> Callable:
             p = {k: v[0].detach().requires_grad_(True) for k, v in params.items()}
             g = torch.autograd.grad(loss_fn(p, *(d[0] for d in data)), list(p.values()), allow_unused=True)
         return {k: (torch.zeros_like(p[k]) if gk is None else gk).unsqueeze(0) for k, gk in zip(p, g)}
+    return grad_fn
+
+
+def _summed_grad(copies_loss: Callable) -> Callable:
+    """Per-copy gradients as the gradient of the copies' summed loss (the copies share nothing)."""
+    def grad_fn(params: dict, *data):
+        with torch.enable_grad():
+            p = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+            g = torch.autograd.grad(copies_loss(p, *data), list(p.values()), allow_unused=True)
+        return {k: torch.zeros_like(p[k]) if gk is None else gk for k, gk in zip(p, g)}
     return grad_fn
 
 

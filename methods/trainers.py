@@ -93,8 +93,10 @@ def _loop(net, phi: dict, opt, draw, iters: int, update, progress: bool, desc: s
 
 
 def reptile_train(net, loss_fn, draw, cfg: ReptileConfig, progress: bool = False, desc: str = "meta-train",
-                  log=None, select=None, store=None) -> list:
-    """REPTILE over ``net``'s parameters (in place); returns the rows ``log`` produced."""
+                  log=None, select=None, store=None, copies_loss=None) -> list:
+    """REPTILE over ``net``'s parameters (in place); returns the rows ``log`` produced.
+    ``copies_loss``: the inner loops' summed loss over all copies in one pass
+    (:func:`~methods.inner_loop.batched_adam`), where the network has one."""
     if cfg.outer not in ("adam", "sgd"):
         raise ValueError(f"outer must be 'adam' or 'sgd', got {cfg.outer!r}")
     phi = {name: p.detach().clone() for name, p in net.named_parameters()}
@@ -102,7 +104,7 @@ def reptile_train(net, loss_fn, draw, cfg: ReptileConfig, progress: bool = False
 
     def update(batch_fn):
         phis = batched_adam(loss_fn, stack_params(phi, cfg.meta_batch), batch_fn, cfg.inner_steps,
-                            cfg.inner_lr)                                                # lines 4-7
+                            cfg.inner_lr, copies_loss=copies_loss)                       # lines 4-7
         with torch.no_grad():                                                            # line 10
             for n, v in phi.items():
                 delta = phis[n].mean(0) - v

@@ -222,3 +222,47 @@ def test_chain_conditioning_matches_the_plain_denoiser(aligned):
                 assert plain.abs().max() > 1 and torch.allclose(fast, plain, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="one step"):
         eps(x0, torch.tensor([0, 1, 0, 0, 0]))
+
+
+@pytest.mark.parametrize("aligned", [False, True])
+def test_forward_copies_matches_vmap(aligned):
+    """UNet1D.forward_copies (B copies in one pass, GroupNorm over B*C channels) gives vmap's forward
+    and per-copy gradients, and REPTILE's meta-training lands on the same denoiser either way."""
+    from torch.func import functional_call, grad, vmap
+
+    from methods.diffusion.denoiser import UNet1D
+    from methods.diffusion.meta_train import MetaConfig, reptile_denoiser
+    torch.manual_seed(0)
+    P, E, B, n = 23, 20, 4, 3
+    net = UNet1D(P, E, channels=8, cond_dim=16, emb_layout=(torch.arange(P) % (E + 1)) - 1 if aligned else None)
+    for p in net.parameters():
+        p.data.normal_(0, 0.3)
+    p = {k: v.detach() + 0.05 * torch.randn(B, *v.shape) for k, v in net.named_parameters()}   # copies differ
+    x, t, emb, y = torch.randn(B, n, P), torch.randint(0, 20, (B, n)), torch.randn(B, n, E), torch.randn(B, n, P)
+    ref = vmap(lambda q, xx, tt, ee: functional_call(net, q, (xx, tt, ee)))(p, x, t, emb)
+    assert ref.abs().max() > 0.1 and torch.allclose(net.forward_copies(p, x, t, emb), ref, rtol=1e-4, atol=1e-5)
+    per_copy = vmap(grad(lambda q, xx, tt, ee, yy: ((functional_call(net, q, (xx, tt, ee)) - yy) ** 2).sum()))
+    g_ref = per_copy(p, x, t, emb, y)
+    q = {k: v.clone().requires_grad_(True) for k, v in p.items()}
+    ((net.forward_copies(q, x, t, emb) - y) ** 2).sum().backward()
+    scale = max(float(v.abs().max()) for v in g_ref.values())     # some biases have a zero gradient (GroupNorm)
+    for k in p:
+        assert torch.allclose(q[k].grad, g_ref[k], rtol=1e-3, atol=1e-5 * scale), k
+    # Algorithm 2 either way: the logged losses L^i of phi agree (the parameters themselves may not:
+    # Adam turns the float noise of a zero gradient - a bias right before a GroupNorm - into full steps
+    # that change nothing downstream)
+    curves, calls = [], []
+    real = UNet1D.forward_copies
+    for copies in (True, False):
+        m = UNet1D(P, E, channels=8, cond_dim=16, emb_layout=net.emb_layout if aligned else None)
+        m.load_state_dict(net.state_dict())
+        m.forward_copies = lambda *a, **k: calls.append(1) or real(m, *a, **k)
+        curves.append(reptile_denoiser(m, torch.randn(6, 2, P, generator=torch.Generator().manual_seed(1)),
+                                       torch.randn(6, E, generator=torch.Generator().manual_seed(2)),
+                                       torch.tensor([10, 20]), linear_alphas(20),
+                                       MetaConfig(iters=4, meta_batch=4, log_every=1, copies=copies),
+                                       torch.Generator().manual_seed(3)))
+        assert (len(calls) > 0) == copies
+        calls.clear()
+    a, b = (torch.tensor([row[2] for row in c]) for c in curves)
+    assert len(a) == 16 and not torch.allclose(a[:4], a[-4:]) and torch.allclose(a, b, rtol=1e-3)

@@ -32,6 +32,15 @@ def denoising_loss(model, theta, eps, t, coef):
     return ((c * model(x_t, t) - e * eps) ** 2).flatten(1).sum(1).mean()
 
 
+def denoising_loss_copies(model, theta, eps, t, coef):
+    """:func:`denoising_loss` of B independent copies at once, summed over the copies (so its
+    gradient with respect to copy b's parameters is copy b's own): ``theta`` ``[B, P]``, ``eps``
+    ``[B, D, P]``, ``t`` and each coefficient ``[B, D]``; ``model(x [B, D, P], t [B, D])``."""
+    a, b, c, e = (v.unsqueeze(-1).to(theta.dtype) for v in coef)
+    x_t = a * theta.unsqueeze(1) + b * eps
+    return ((c * model(x_t, t) - e * eps) ** 2).sum(-1).mean(-1).sum()
+
+
 WEIGHTINGS = ("paper", "unweighted", "weighted-all")
 
 

@@ -24,7 +24,8 @@ import torch
 from torch.func import functional_call
 
 from ..trainers import PlainConfig, ReptileConfig, plain_train, reptile_train
-from .losses import coefficients, denoising_loss
+from .denoiser import UNet1D
+from .losses import coefficients, denoising_loss, denoising_loss_copies
 
 
 @dataclass
@@ -39,6 +40,7 @@ class MetaConfig:
     outer_lr: float = 0.001         # zeta (REPTILE), or the Adam lr of "plain"
     draws: int = 8                  # (t, eps) draws per inner step and pair
     log_every: int = 10
+    copies: bool = True             # REPTILE's B inner loops through UNet1D.forward_copies (False: vmap)
 
     def trainer(self) -> tuple:
         """(train function, its config) for ``outer``."""
@@ -46,6 +48,24 @@ class MetaConfig:
             return plain_train, PlainConfig(self.iters, self.inner_steps, self.outer_lr, 0.0, self.log_every)
         return reptile_train, ReptileConfig(self.iters, self.meta_batch, self.inner_steps, self.inner_lr,
                                             self.outer, self.outer_lr, self.log_every)
+
+
+def denoiser_losses(net, tmap: torch.Tensor, copies: bool = True) -> tuple:
+    """The inner loops' losses on one (task, target) pair's draws ``(theta [P], emb [e], t [D],
+    eps [D, P], a, b, c, d [D])``: ``(per-copy loss for vmap, loss of all B copies at once or None)``
+    - the second (stacked inputs, :func:`~.losses.denoising_loss_copies`) where ``copies`` and the
+    network is a plain :class:`~.denoiser.UNet1D`. ``tmap[t]``: the step the network is told."""
+    def loss_fn(p, theta, e, t, eps, a, b, c, d):
+        model = lambda x, tt: functional_call(net, p, (x, tmap[tt], e.unsqueeze(0).expand(len(tt), -1)))
+        return denoising_loss(model, theta.expand(len(t), -1), eps, t, (a, b, c, d))
+
+    if not (copies and isinstance(net, UNet1D) and net.inp.in_channels == 1 + (net.emb_layout is not None)):
+        return loss_fn, None
+
+    def copies_loss(p, theta, e, t, eps, a, b, c, d):
+        model = lambda x, tt: net.forward_copies(p, x, tmap[tt], e.unsqueeze(1).expand(-1, tt.shape[1], -1))
+        return denoising_loss_copies(model, theta, eps, t, (a, b, c, d))
+    return loss_fn, copies_loss
 
 
 def reptile_denoiser(net, targets: torch.Tensor, emb: torch.Tensor, s_of: torch.Tensor, alphas: torch.Tensor,
@@ -63,9 +83,7 @@ def reptile_denoiser(net, targets: torch.Tensor, emb: torch.Tensor, s_of: torch.
     tmap = (torch.arange(len(alphas)) if time_map is None else time_map).to(device)
     B, K, D = cfg.meta_batch, cfg.inner_steps, cfg.draws
 
-    def loss_fn(p, theta, e, t, eps, a, b, c, d):
-        model = lambda x, tt: functional_call(net, p, (x, tmap[tt], e.unsqueeze(0).expand(len(tt), -1)))
-        return denoising_loss(model, theta.expand(len(t), -1), eps, t, (a, b, c, d))
+    loss_fn, copies_loss = denoiser_losses(net, tmap, cfg.copies and cfg.outer != "plain")
 
     def draw(it):
         j = torch.randint(0, E, (B,), generator=g)                       # line 3: task j, target i
@@ -82,4 +100,5 @@ def reptile_denoiser(net, targets: torch.Tensor, emb: torch.Tensor, s_of: torch.
         return [(it, int(i[b]) + 1, loss_fn(phi, *[x[b] for x in batch_fn(0)]).item()) for b in range(B)]
 
     train, tcfg = cfg.trainer()
-    return train(net, loss_fn, draw, tcfg, progress, desc, log, select, store)
+    extra = {"copies_loss": copies_loss} if copies_loss is not None else {}
+    return train(net, loss_fn, draw, tcfg, progress, desc, log, select, store, **extra)
