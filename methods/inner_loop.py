@@ -27,15 +27,15 @@ def batched_adam(loss_fn: Callable, params: dict, batch_fn: Callable[[int], tupl
                  betas=(0.9, 0.999), eps: float = 1e-8, copies_loss: Callable | None = None) -> dict:
     """Run Adam on B stacked parameter sets; ``batch_fn(step)`` returns the step's data
     (tensors with a leading B dimension). ``loss_fn(params, *data)`` is per-copy.
-    ``copies_loss(stacked params, *data)``, where given, computes the sum of all B copies' losses
-    in one pass (a network written for it, e.g. ``UNet1D.forward_copies``): its gradient is taken
-    instead of vmap's. The update is ``torch.optim.Adam``'s, applied with multi-tensor
+    ``copies_loss(stacked params, *data)``, where given, computes the sum of all B > 1 copies'
+    losses in one pass (a network written for it, e.g. ``UNet1D.forward_copies``): its gradient is
+    taken instead of vmap's. One copy always takes a plain autograd pass of ``loss_fn``. The update is ``torch.optim.Adam``'s, applied with multi-tensor
     (``_foreach``) ops."""
     keys = list(params)
-    if copies_loss is not None:
-        grad_fn = _summed_grad(copies_loss)
-    elif next(iter(params.values())).shape[0] == 1:
+    if next(iter(params.values())).shape[0] == 1:
         grad_fn = _one_copy_grad(loss_fn)
+    elif copies_loss is not None:
+        grad_fn = _summed_grad(copies_loss)
     else:
         grad_fn = vmap(grad(loss_fn))
     p = [params[k].detach().clone() for k in keys]

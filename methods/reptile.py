@@ -10,7 +10,9 @@ linear head), trained from scratch on the meta-train classes:
 Test: start from phi, ``eval_steps`` Adam steps on the support set, predict the
 query set. BN uses batch statistics (the transductive setting of the paper's
 main results). The B inner loops (and the test-time adaptations of many
-episodes) run batched with ``torch.func.vmap`` (:mod:`methods.inner_loop`).
+episodes) run batched (:mod:`methods.inner_loop`): with a Conv4 body in one pass over
+the copies (:meth:`~benchmark.models.backbones.Conv4.forward_copies`), other bodies
+with ``torch.func.vmap``.
 
 Paper settings (transductive, Nichol et al. Appendix A): Omniglot - Adam lr 1e-3,
 inner batch 10, 5 inner iterations, 10 training shots, meta-batch 5, 100K
@@ -30,7 +32,7 @@ from torch.func import functional_call, vmap
 from tqdm.auto import tqdm
 
 from benchmark.config import ConfigError
-from benchmark.models.backbones import build_backbone
+from benchmark.models.backbones import Conv4, build_backbone
 from benchmark.seeding import generator
 
 from .base import Method, accuracies, check_logits, chunks
@@ -97,7 +99,20 @@ class Reptile(Method):
         def batch_fn(s):
             return x[rows, idx[s]], y[rows, idx[s]]
 
-        return batched_adam(self._loss, stack_params(params, B), batch_fn, steps, self.hp["inner_lr"], self.BETAS)
+        copies = self._copies_loss if self._has_copies() else None
+        return batched_adam(self._loss, stack_params(params, B), batch_fn, steps, self.hp["inner_lr"], self.BETAS,
+                            copies_loss=copies)
+
+    def _has_copies(self) -> bool:
+        return isinstance(self.net[0], Conv4)
+
+    def _copies_loss(self, params, x, y):
+        """The summed loss of B copies in one pass (:meth:`Conv4.forward_copies`; 1.5x faster than
+        vmap with its gradient, the same to float rounding): ``x`` ``[B, n, C, H, W]``, ``y`` ``[B, n]``."""
+        feats = self.net[0].forward_copies({k[2:]: v for k, v in params.items() if k.startswith("0.")}, x)
+        logits = torch.baddbmm(params["1.bias"].unsqueeze(1), feats, params["1.weight"].transpose(1, 2))
+        B, n = y.shape
+        return F.cross_entropy(logits.reshape(B * n, -1), y.reshape(-1), reduction="none").view(B, n).mean(1).sum()
 
     # -- the interface -------------------------------------------------------------
     def meta_train(self) -> None:

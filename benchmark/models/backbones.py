@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -38,6 +39,32 @@ class Conv4(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x).flatten(1)
+
+    def forward_copies(self, p: dict, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` of B copies at once, copy b with parameters ``{name: p[name][b]}`` (names as
+        in ``named_parameters()``, stacked along a new dim 0) on its own images ``x`` ``[B, n, C, H, W]``
+        -> ``[B, n, features]``: one grouped convolution (groups = B) and one batch norm over B x width
+        channels per layer, the same numbers as ``vmap(functional_call(...))`` to float rounding and
+        ~1.5x faster with gradients (REPTILE's inner loops; tests/test_methods.py). Batch statistics
+        only (``track_running_stats=False``).
+
+        Example:
+            >>> net = Conv4(1, 8, track_running_stats=False)
+            >>> p = {k: v.detach().expand(3, *v.shape) for k, v in net.named_parameters()}
+            >>> net.forward_copies(p, torch.randn(3, 2, 1, 28, 28)).shape
+            torch.Size([3, 2, 8])
+        """
+        if self.features[1].track_running_stats:
+            raise ValueError("forward_copies uses batch statistics only (track_running_stats=False)")
+        B, n = x.shape[:2]
+        h = x.transpose(0, 1).reshape(n, B * x.shape[2], *x.shape[3:])           # copies side by side in channels
+        for i in range(0, len(self.features), 4):
+            w = p[f"features.{i}.weight"]
+            h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), p[f"features.{i}.bias"].reshape(-1), padding=1, groups=B)
+            h = F.batch_norm(h, None, None, p[f"features.{i + 1}.weight"].reshape(-1),
+                             p[f"features.{i + 1}.bias"].reshape(-1), training=True)
+            h = F.max_pool2d(F.relu(h), 2)
+        return h.reshape(n, B, -1).transpose(0, 1)
 
 
 class _ResBlock(nn.Module):
