@@ -54,7 +54,9 @@ def test_diverging_body_is_one_error_naming_the_setting(tmp_path, capsys):
     assert not list((tmp_path / "r").rglob("*.json")) and not list((tmp_path / "c").rglob("body-*.pt"))
 
 
-@pytest.mark.parametrize("method, options, setting", [("reptile", {"inner_lr": 1e12}, "inner_lr"),
+# (REPTILE at inner_lr 1e12 now stays finite - absurd weights, but its one-pass batch norm does not overflow
+# as vmap's elementwise one did - so the test diverges it for certain)
+@pytest.mark.parametrize("method, options, setting", [("reptile", {"inner_lr": 1e30}, "inner_lr"),
                                                       ("mc-di", {"outer_lr": 1e30}, "learning rate")])
 def test_diverging_meta_training_is_one_error_and_not_cached(tmp_path, capsys, method, options, setting):
     grid = Grid("tbad", methods=[], datasets=["synthetic"], settings=[(5, 1)], seeds=(0,),
