@@ -88,6 +88,7 @@ def test_every_row_runs_and_is_deterministic(tmp_path, glue_root):
     for m in ROWS:
         recs[m] = run_cell(_cell(m), glue_root, tmp_path / "cache", tmp_path / "res")
         assert 0 <= recs[m]["acc"] <= 100 and recs[m]["latency_s"] > 0
+        assert 0 < recs[m]["latency_cpu_ms"] <= 1.5 * recs[m]["latency_ms"] + 50    # the adapt in thread CPU time
         assert len(recs[m]["example_correct"]) == recs[m]["dev_examples"]
         assert recs[m]["readings"]["hyper_parameters_from"]
     # AdaLoRA's rank allocation ran after every step; DyLoRA sampled ranks

@@ -101,7 +101,8 @@ def finetune(model, params, train: Batches, heldout: Batches, cfg: FinetuneConfi
     ``snapshot()`` -> a flat tensor recorded after every step (trajectories). ``heldout=None`` with
     ``plateau=(min_steps, patience, tol)``: Algorithm 1's rule instead - stop at the first plateau of the
     training loss (:func:`plateau_step`), keep the last state (``M`` = steps). Returns ``best_acc``,
-    ``best_step``, ``steps``, ``time_to_best_s``, ``total_s``, ``curve`` [(step, held-out acc, CE)],
+    ``best_step``, ``steps``, ``time_to_best_s``, ``total_s`` (and both in this thread's CPU time,
+    ``*_cpu_s``), ``curve`` [(step, held-out acc, CE)],
     and ``snapshots`` ``[steps+1, P]`` when asked."""
     from tqdm.auto import tqdm
     params = list(params)
@@ -112,13 +113,13 @@ def finetune(model, params, train: Batches, heldout: Batches, cfg: FinetuneConfi
     opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sampler = EpochSampler(len(train), cfg.batch, seed)
     torch.manual_seed(seed)                                  # dropout
-    best = {"acc": -1.0, "step": 0, "state": None, "time": 0.0}
+    best = {"acc": -1.0, "step": 0, "state": None, "time": 0.0, "cpu": 0.0}
     curve, shots, since, ce_sum, ce_n, losses = [], [], 0, 0.0, 0, []
     if snapshot is not None:
         shots.append(snapshot())
     if hasattr(model, "train"):
         model.train()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()        # wall, and this thread's CPU time
     bar = tqdm(total=cfg.max_steps, desc=desc, disable=not progress, leave=False)
     step = 0
     for step in range(1, cfg.max_steps + 1):
@@ -148,23 +149,25 @@ def finetune(model, params, train: Batches, heldout: Batches, cfg: FinetuneConfi
             ce_sum, ce_n = 0.0, 0
             if acc > best["acc"]:
                 best = {"acc": acc, "step": step, "time": time.perf_counter() - t0,
-                        "state": [p.detach().clone() for p in params]}
+                        "cpu": time.thread_time() - c0, "state": [p.detach().clone() for p in params]}
                 since = 0
             else:
                 since += 1
                 if since >= cfg.patience:
                     break
     bar.close()
-    total = time.perf_counter() - t0
+    total, total_cpu = time.perf_counter() - t0, time.thread_time() - c0
     if heldout is None:
-        best = {"acc": float("nan"), "step": step, "time": total, "state": [p.detach().clone() for p in params]}
+        best = {"acc": float("nan"), "step": step, "time": total, "cpu": total_cpu,
+                "state": [p.detach().clone() for p in params]}
     with torch.no_grad():
         for p, b in zip(params, best["state"]):
             p.copy_(b)
     if hasattr(model, "eval"):
         model.eval()
     out = {"best_acc": round(best["acc"], 4), "best_step": best["step"], "steps": step,
-           "time_to_best_s": round(best["time"], 4), "total_s": round(total, 4), "curve": curve,
+           "time_to_best_s": round(best["time"], 4), "total_s": round(total, 4),
+           "time_to_best_cpu_s": round(best["cpu"], 4), "total_cpu_s": round(total_cpu, 4), "curve": curve,
            "losses": [round(v, 5) for v in losses]}
     if snapshot is not None:
         out["snapshots"] = torch.stack(shots)

@@ -51,6 +51,7 @@ class TextMethod(Method):
                        derive_seed(self.ctx.seed, "finetune", self.ctx.cell.dataset), groups, after_step, loss_fn,
                        progress=self.ctx.progress, desc=f"{self.name} fine-tune")
         out["after_best_s"] = round(out["total_s"] - out["time_to_best_s"], 4)   # patience: not latency
+        out["after_best_cpu_s"] = round(out["total_cpu_s"] - out["time_to_best_cpu_s"], 4)
         out.pop("losses", None)
         return out
 
