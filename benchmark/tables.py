@@ -111,7 +111,7 @@ def build_table(records: list, grid: list, table: str, missing_data: dict | None
             return "not run"
         return "ok" if row["n_seeds"] >= seeds else f"partial ({int(row['n_seeds'])}/{seeds} seeds)"
 
-    out["status"] = out.apply(status, axis=1)
+    out["status"] = [status(row) for _, row in out.iterrows()]      # (an empty grid gives an empty column)
     out["n_seeds"] = out["n_seeds"].fillna(0).astype(int)
     return out
 

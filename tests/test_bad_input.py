@@ -46,6 +46,12 @@ def test_typo_and_subset_runs_never_shrink_a_table(tmp_path, capsys):
     assert _run(tmp_path, "--table-only", "--allow-shrink") == 0
 
 
+def test_table_only_without_records_is_one_error(tmp_path, capsys):
+    assert _run(tmp_path, "--table-only") == 2
+    err = capsys.readouterr().err
+    assert "no records of tbad" in err and "Traceback" not in err and _tree(tmp_path / "r") == []
+
+
 # 2. NaN never becomes a chance-level record, and a diverged model is never cached
 def test_diverging_body_is_one_error_naming_the_setting(tmp_path, capsys):
     assert _run(tmp_path, "--set", "body_lr=1e9") == 2
