@@ -36,10 +36,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def thread_time_measures(device: torch.device) -> bool:
+    """Whether the calling thread's CPU time measures a computation: on a CPU with one torch thread
+    (a cell's default), where every kernel runs on the calling thread."""
+    return device.type == "cpu" and torch.get_num_threads() == 1
+
+
 def measure_latency(method, ctx, episodes, split: str = "test") -> dict:
     """Median adapt time per query sample (ms) over ``episodes`` (the first is a warm-up): wall
     time, and on a CPU with one thread the calling thread's CPU time too."""
-    cpu = ctx.device.type == "cpu" and torch.get_num_threads() == 1
+    cpu = thread_time_measures(ctx.device)
     times, cpu_times, predict_times = [], [], []
     for j, ep in enumerate(episodes):
         sx, sy = ctx.images(split, ep.support), ep.support_labels.to(ctx.device)

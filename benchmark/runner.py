@@ -344,7 +344,7 @@ def _run_cell(cell: Cell, data_root, cache_dir, results_dir, device, force, prog
         "selection": getattr(method, "selection", None),              # validation curve, chosen iteration
         "readings": method_readings(method),
         "wall_time_s": round(time.perf_counter() - t_start, 3),
-        "stages_s": {k: round(v, 3) for k, v in stages_s.items()},   # benchmark/timing.py (cache loads included)
+        "stages_s": {k: round(v, 3) for k, v in stages_s.items()},   # benchmark/timing.py (exclusive; cache loads are no stage)
         "code_version": code_version(),
         "torch": torch.__version__,
         "device": str(ctx.device),

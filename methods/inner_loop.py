@@ -29,8 +29,8 @@ def batched_adam(loss_fn: Callable, params: dict, batch_fn: Callable[[int], tupl
     (tensors with a leading B dimension). ``loss_fn(params, *data)`` is per-copy.
     ``copies_loss(stacked params, *data)``, where given, computes the sum of all B > 1 copies'
     losses in one pass (a network written for it, e.g. ``UNet1D.forward_copies``): its gradient is
-    taken instead of vmap's. One copy always takes a plain autograd pass of ``loss_fn``. The update is ``torch.optim.Adam``'s, applied with multi-tensor
-    (``_foreach``) ops."""
+    taken instead of vmap's. One copy always takes a plain autograd pass of ``loss_fn``. The update
+    is ``torch.optim.Adam``'s, applied with multi-tensor (``_foreach``) ops."""
     keys = list(params)
     if next(iter(params.values())).shape[0] == 1:
         grad_fn = _one_copy_grad(loss_fn)
@@ -58,12 +58,7 @@ def batched_adam(loss_fn: Callable, params: dict, batch_fn: Callable[[int], tupl
 
 def _one_copy_grad(loss_fn: Callable) -> Callable:
     """``vmap(grad(loss_fn))`` for a batch of one copy, as one plain autograd pass."""
-    def grad_fn(params: dict, *data):
-        with torch.enable_grad():
-            p = {k: v[0].detach().requires_grad_(True) for k, v in params.items()}
-            g = torch.autograd.grad(loss_fn(p, *(d[0] for d in data)), list(p.values()), allow_unused=True)
-        return {k: (torch.zeros_like(p[k]) if gk is None else gk).unsqueeze(0) for k, gk in zip(p, g)}
-    return grad_fn
+    return _summed_grad(lambda p, *data: loss_fn({k: v[0] for k, v in p.items()}, *(d[0] for d in data)))
 
 
 def _summed_grad(copies_loss: Callable) -> Callable:

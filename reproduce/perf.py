@@ -32,6 +32,7 @@ from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmark.models.backbones import Conv4
+from benchmark.timing import STAGES
 from benchmark.weights import PrepConfig, prepare_heads
 from methods.diffusion.denoiser import UNet1D
 from methods.diffusion.losses import coefficients
@@ -265,8 +266,7 @@ def run_table(table: str, jobs: int = 2) -> dict:
 
 
 def print_split(name: str, f: dict) -> None:
-    order = ["body", "features", "weight_prep", "meta_train", "evaluate"]
-    parts = ", ".join(f"{k} {f['stages_s'].get(k, 0.0) / 60:.1f}" for k in order)
+    parts = ", ".join(f"{k} {f['stages_s'].get(k, 0.0) / 60:.1f}" for k in STAGES)
     wall = f.get("wall_s", f["wall_span_s"])
     print(f"(f) {name}: {f['cells']} cells in {wall / 60:.1f} min wall (target <= 30 min); summed over cells, "
           f"in minutes: {parts}" + (f"; {f['without_stages']} records without stage times" if f["without_stages"]

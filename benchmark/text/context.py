@@ -133,7 +133,7 @@ class TextContext(CellFields):
 
     def evaluate(self, method) -> dict:
         """Adapt (timed from tokens) and score on the dev set; the record's metrics."""
-        from ..evaluate_core import mean_ci
+        from ..evaluate_core import mean_ci, thread_time_measures
         task = self.task()
         dev = task.batches("dev")                        # not timed: the evaluation's own input
         task.forget(keep=("dev",))
@@ -143,7 +143,7 @@ class TextContext(CellFields):
         latency_s = wall - info.get("after_best_s", 0.0)  # time to the kept state (patience not counted)
         # the same in this thread's CPU time (one thread a cell), immune to other processes on the core
         cpu_latency = {"latency_cpu_ms": round(1000 * (cpu - info.get("after_best_cpu_s", 0.0)), 2)} \
-            if self.device.type == "cpu" and torch.get_num_threads() == 1 else {}
+            if thread_time_measures(self.device) else {}
         logits = method.predict(adapted, dev)
         correct = (logits.argmax(-1) == dev.y).float()
         acc, ci = mean_ci(correct)

@@ -158,6 +158,10 @@ class UNet1D(nn.Module):
             h = block(torch.cat([h, skips.pop()], dim=1), next(conds))
         return self.out(h).squeeze(1)[:, : self.length]
 
+    def takes_copies(self) -> bool:
+        """Whether :meth:`forward_copies` serves this network (not with ``extra_channels``)."""
+        return self.inp.in_channels == 1 + (self.emb_layout is not None)
+
     def forward_copies(self, p: dict, x: torch.Tensor, t: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` of B copies of this network at once, copy b with its own parameters
         ``{name: p[name][b]}`` (``p`` stacked like ``dict(named_parameters())`` along a new dim 0)
@@ -174,7 +178,7 @@ class UNet1D(nn.Module):
             ...                    torch.randn(3, 2, 8)).shape
             torch.Size([3, 2, 12])
         """
-        if self.inp.in_channels != 1 + (self.emb_layout is not None):
+        if not self.takes_copies():
             raise ValueError("forward_copies does not take extra input channels")
         B, n, _ = x.shape
         te = timestep_embedding(t.reshape(-1), self.cond_dim).view(B, n, -1)

@@ -59,7 +59,7 @@ def denoiser_losses(net, tmap: torch.Tensor, copies: bool = True) -> tuple:
         model = lambda x, tt: functional_call(net, p, (x, tmap[tt], e.unsqueeze(0).expand(len(tt), -1)))
         return denoising_loss(model, theta.expand(len(t), -1), eps, t, (a, b, c, d))
 
-    if not (copies and isinstance(net, UNet1D) and net.inp.in_channels == 1 + (net.emb_layout is not None)):
+    if not (copies and isinstance(net, UNet1D) and net.takes_copies()):
         return loss_fn, None
 
     def copies_loss(p, theta, e, t, eps, a, b, c, d):
