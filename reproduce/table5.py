@@ -15,7 +15,8 @@ GRID = Grid(
     table="table5",
     caption="GLUE accuracy (\\%) on the dev set and fine-tuning latency per task (s); ours (cpu profile: "
             "all-MiniLM-L6-v2, a stand-in for RoBERTa-base, top 2 layers) and the paper's (RoBERTa-base, hours "
-            "converted to s).",
+            "converted to s). Majority class of the dev examples scored: MRPC 68.4\\%, QNLI 51.8\\% (cpu profile's "
+            "1,000-example slice).",
     methods=["full-ft", "lora", "adalora", "dylora", "fourierft", "mv-di-lora", "mc-di-lora"],
     datasets=["glue-mrpc", "glue-qnli"],
     settings=[(2, 0)],
