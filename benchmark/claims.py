@@ -77,6 +77,64 @@ def verdict(diff: dict, paper_gap: float | None = None) -> str:
     return "inconclusive"
 
 
+def parity_verdict(diff: dict, paper_gap: float | None = None) -> str:
+    """For "A comparable to B" (Table 5: generated LoRA vs gradient fine-tuning): the bar is the
+    paper's own gap A - B where A fell short of B (0 where A was above): ``reproduced`` if the
+    seed interval lies at or above the bar, ``not reproduced`` if it lies below it, else
+    ``inconclusive``.
+
+    Example:
+        >>> parity_verdict({"n_seeds": 5, "lo": -0.2, "hi": 1.1}, paper_gap=-0.33)
+        'reproduced'
+        >>> parity_verdict({"n_seeds": 5, "lo": -6.0, "hi": -2.5}, paper_gap=-1.46)
+        'not reproduced'
+    """
+    if diff["n_seeds"] < 2 or math.isnan(diff["lo"]):
+        return "inconclusive"
+    bar = 0.0 if paper_gap is None or math.isnan(paper_gap) else min(paper_gap, 0.0)
+    if diff["lo"] >= bar:
+        return "reproduced"
+    return "not reproduced" if diff["hi"] < bar else "inconclusive"
+
+
+def speedup(slow: dict, fast: dict) -> dict:
+    """How many times faster ``fast`` is than ``slow`` (seed -> latency), paired over seeds: the
+    geometric mean of the per-seed ratios slow/fast with its 95% t interval (on the log ratios).
+
+    Example:
+        >>> r = speedup({0: 40.0, 1: 44.0, 2: 36.0}, {0: 10.0, 1: 11.0, 2: 9.0})
+        >>> r["n_seeds"], round(r["mean"], 2), round(r["lo"], 2)
+        (3, 4.0, 4.0)
+    """
+    seeds = sorted(s for s in set(slow) & set(fast) if slow[s] > 0 and fast[s] > 0)
+    out = {"n_seeds": len(seeds), "mean": math.nan, "lo": math.nan, "hi": math.nan}
+    if not seeds:
+        return out
+    m, sd = _mean_sd([math.log(slow[s] / fast[s]) for s in seeds])
+    half = t95(len(seeds) - 1) * sd / math.sqrt(len(seeds)) if len(seeds) > 1 else math.inf
+    out.update(mean=math.exp(m), lo=math.exp(m - half), hi=math.exp(m + half))
+    return out
+
+
+def speedup_verdict(r: dict, factor: float) -> str:
+    """"``fast`` is ``factor`` x faster": ``reproduced`` if the interval of :func:`speedup` lies at or
+    above ``factor``, ``not reproduced`` if below it, else ``inconclusive``."""
+    if r["n_seeds"] < 2 or math.isnan(r["lo"]):
+        return "inconclusive"
+    if r["lo"] >= factor:
+        return "reproduced"
+    return "not reproduced" if r["hi"] < factor else "inconclusive"
+
+
+def fmt_ratio(r: dict) -> str:
+    """``4.2x [3.1x, 5.6x]``."""
+    if r["n_seeds"] == 0 or math.isnan(r["mean"]):
+        return "--"
+    if r["n_seeds"] < 2:
+        return f"{r['mean']:.3g}x (1 seed)"
+    return f"{r['mean']:.3g}x [{r['lo']:.3g}x, {r['hi']:.3g}x]"
+
+
 def fmt_diff(d: dict) -> str:
     """``+0.42 [-0.10, +0.94]`` (seed-paired interval), ``--`` when there are no common seeds."""
     if d["n_seeds"] == 0 or math.isnan(d["mean"]):

@@ -17,26 +17,34 @@ from pathlib import Path
 from methods import is_reference
 
 from .atomic import write_text_atomic
-from .claims import fmt_diff, fmt_ep, paired_difference, seed_values, t95, verdict
-from .tables import column, dataset_name, display_name, load_records, paper_numbers
+from .claims import (fmt_diff, fmt_ep, fmt_ratio, paired_difference, parity_verdict, seed_values, speedup,
+                     speedup_verdict, t95, verdict)
+from .tables import column, dataset_name, display_name, latency_key, load_records, paper_numbers
 
 @dataclass(frozen=True)
 class ReportSpec:
     """How a table enters the report: whose published numbers (``source``, ``paper_table``), the
     paper's claims ``(claim, [(A, B), ...])`` meaning "A > B" in every column (or ``"best"``: the
-    paper's own method, ``ours``, above every other row), a latency claim for ``ours``, and whether
-    its columns are bodies (Tables 6-7)."""
+    paper's own method, ``ours``, above every other row), a latency claim for ``ours``, whether
+    its columns are bodies (Tables 6-7), and Table 5's claims: ``parity`` ``(claim, ours rows, other
+    rows)`` "comparable accuracy" and ``speedup`` ``(claim, ours rows, other rows, factor)`` "factor x
+    faster" (rows as ``"method"`` or ``"method[variant]"``)."""
     paper_table: str
     source: str = "mc-di"
     claims: tuple = ()
     latency_claim: str = ""
     ours: str = "mc-di"
     by_body: bool = False
+    parity: tuple = ()
+    speedup: tuple = ()
 
 
 _BEST = ("Mc-Di best in each column", "best")
 _LT_BEST = ("Lt-Di best in each column", "best")
 _FASTEST = "Mc-Di the fastest generator (lowest per-sample latency)"
+# Table 5: the gradient fine-tuners, and Mc-Di's two readings (the generated LoRA as is; as the start of fine-tuning)
+_FINETUNERS = ("full-ft", "lora", "adalora", "dylora", "fourierft")
+_MC_LORA = ("mc-di-lora", "mc-di-lora[ft]")
 _LT_FASTEST = "Lt-Di the fastest generator (lowest per-sample latency)"
 _BODIES = (("Mc-Di > Mv-Di", (("mc-di", "mv-di"),)), ("Mv-Di > Tw-Di", (("mv-di", "tw-di"),)),
            ("Mc-Di > REPTILE", (("mc-di", "reptile"),)))
@@ -53,7 +61,9 @@ REPORT_TABLES = {
     "table2": ReportSpec("table2", claims=(("Mc-Di > Mv-Di", (("mc-di", "mv-di"),)), _BEST), latency_claim=_FASTEST),
     "table3": ReportSpec("table3", claims=(("Mc-Di > Mv-Di", (("mc-di", "mv-di"),)), _BEST), latency_claim=_FASTEST),
     "table4": ReportSpec("table4", claims=(("Mc-Di > Mv-Di", (("mc-di", "mv-di"),)), _BEST), latency_claim=_FASTEST),
-    "table5": ReportSpec("table5", claims=(("Mc-Di > Mv-Di (generated LoRA)", (("mc-di-lora", "mv-di-lora"),)),)),
+    "table5": ReportSpec("table5", claims=(("Mc-Di > Mv-Di (generated LoRA)", (("mc-di-lora", "mv-di-lora"),)),),
+                         ours="mc-di-lora", parity=(("Mc-Di comparable to gradient fine-tuning", _MC_LORA, _FINETUNERS),),
+                         speedup=(("Mc-Di x3.6 faster than gradient fine-tuning", _MC_LORA, _FINETUNERS, 3.6),)),
     "table6": ReportSpec("table6", claims=_BODIES, by_body=True),
     "table7": ReportSpec("table7", claims=_BODIES, by_body=True),
     "table8": ReportSpec("table8", claims=(("Mc-Di > Mv-Di", (("mc-di", "mv-di"),)), _BEST), latency_claim=_FASTEST),
@@ -68,7 +78,10 @@ REPORT_TABLES = {
     "ltdi_table4": ReportSpec("table4", "lt-di", ours="lt-di", claims=(("Lt-Di > Lv-Di", (("lt-di", "lv-di"),)), _LT_BEST),
                               latency_claim=_LT_FASTEST),
     "ltdi_table5": ReportSpec("table5", "lt-di", ours="lt-di-lora",
-                              claims=(("Lt-Di > Lv-Di (generated LoRA)", (("lt-di-lora", "lv-di-lora"),)),)),
+                              claims=(("Lt-Di > Lv-Di (generated LoRA)", (("lt-di-lora", "lv-di-lora"),)),),
+                              parity=(("Lt-Di comparable to gradient fine-tuning", ("lt-di-lora",), _FINETUNERS),),
+                              speedup=(("Lt-Di x3 (300%) faster than gradient fine-tuning", ("lt-di-lora",),
+                                        _FINETUNERS, 3.0),)),
     "ltdi_table7": ReportSpec("table7", "lt-di", ours="lt-di", claims=_LT_BODIES, by_body=True),
     "ltdi_table8": ReportSpec("table8", "lt-di", ours="lt-di", claims=_LT_BODIES, by_body=True),
 }
@@ -112,7 +125,12 @@ def _rows(records: list) -> list:
 
 
 def _latencies(records, method, variant, col) -> dict:
-    return seed_values(records, method, variant, *col, key="latency_ms")[0]
+    return seed_values(records, method, variant, *col, key=latency_key(records))[0]
+
+
+def _split(row: str) -> tuple:
+    """``"mc-di-lora[ft]"`` -> ``("mc-di-lora", "ft")``; ``"lora"`` -> ``("lora", "")``."""
+    return tuple(row[:-1].split("[", 1)) if row.endswith("]") else (row, "")
 
 
 def _overall(verdicts: list) -> str:
@@ -135,7 +153,7 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None) -> 
     ours = spec.ours
     paper = paper_numbers(spec.paper_table, spec.source)
     pacc = {(r.method, r.dataset, int(r.way), int(r.shot)): r.paper_acc_mean for r in paper.itertuples()}
-    plat = {r.method: r.paper_latency_ms for r in paper.itertuples() if not math.isnan(r.paper_latency_ms)}
+    plat = {(r.method, r.dataset, int(r.way), int(r.shot)): r.paper_latency_ms for r in paper.itertuples()}
     cols, rows = _columns(records), _rows(records)
     whose = "" if spec.source == "mc-di" else f" (the {display_name(spec.source)} paper's Table {spec.paper_table[5:]})"
     lines = [f"## {table}{whose}", "", f"{len(records)} records; seeds per cell in the `n` column. Ours: mean ± std "
@@ -195,7 +213,7 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None) -> 
                 if not mc or not ov:
                     continue
                 d = paired_difference(ov, mc)                  # other - ours > 0: ours faster
-                gap = plat.get(o, math.nan) - plat.get(ours, math.nan)
+                gap = plat.get((o, *col), math.nan) - plat.get((ours, *col), math.nan)
                 vd = verdict(d, gap)
                 verdicts.append(vd)
                 lines.append(f"| {claim} (ms/sample) | {dataset_name(col[0])} ({col[1]},{col[2]}) | "
@@ -205,7 +223,45 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None) -> 
                 overall = _overall(verdicts)
                 lines.append(f"| **{claim}** | {dataset_name(col[0])} ({col[1]},{col[2]}) | all rows | | | | | "
                              f"**{overall}** |")
+    lines += _table5_claims(records, spec, cols, set(rows), pacc, plat)
     return lines + [""]
+
+
+def _table5_claims(records, spec: ReportSpec, cols, have: set, pacc: dict, plat: dict) -> list:
+    """Table 5's claims: comparable accuracy (:func:`~.claims.parity_verdict`) and a speed-up
+    factor (:func:`~.claims.speedup`, on the latency the table reports), each of ``ours`` rows
+    against each gradient fine-tuner; a reading of ours (``[ft]``) is held to the paper's Mc-Di."""
+    lines = []
+    for claim, ours_rows, others in spec.parity:
+        for col in cols:
+            for a in map(_split, ours_rows):
+                for b in others:
+                    if a not in have or (b, "") not in have:
+                        continue
+                    d = paired_difference(seed_values(records, *a, *col)[0], seed_values(records, b, "", *col)[0])
+                    gap = pacc.get((a[0], *col), math.nan) - pacc.get((b, *col), math.nan)
+                    lines.append(f"| {claim} | {dataset_name(col[0])} ({col[1]},{col[2]}) | {display_name(*a)} - "
+                                 f"{display_name(b)} | {d['n_seeds']} | {fmt_diff(d)} | -- | "
+                                 f"{'--' if math.isnan(gap) else f'{gap:+.2f}'} | {parity_verdict(d, gap)} |")
+    for claim, ours_rows, others, factor in spec.speedup:
+        for col in cols:
+            for a in map(_split, ours_rows):
+                for b in others:
+                    if a not in have or (b, "") not in have:
+                        continue
+                    r = speedup(_latencies(records, b, "", col), _latencies(records, *a, col))
+                    pr = plat.get((b, *col), math.nan) / plat.get((a[0], *col), math.nan)
+                    lines.append(f"| {claim} (latency) | {dataset_name(col[0])} ({col[1]},{col[2]}) | "
+                                 f"{display_name(b)} / {display_name(*a)} | {r['n_seeds']} | {fmt_ratio(r)} | -- | "
+                                 f"{'--' if math.isnan(pr) else f'{pr:.2f}x'} | {speedup_verdict(r, factor)} |")
+    if lines:
+        lines.append("")
+        lines.append("Comparable accuracy: reproduced if the seed interval of A - B lies at or above the paper's own "
+                     "gap where A fell short of B (0 where A was above), not reproduced if below it. Speed-up: the "
+                     "geometric mean over seeds of B's latency / A's (95% t interval on the log ratios), reproduced "
+                     "if the interval lies at or above the paper's factor, not reproduced if below it; the paper's "
+                     "column gives its own ratio.")
+    return lines
 
 
 def write_report(results_dir: Path, profile: str = "cpu", tables=tuple(REPORT_TABLES) + ("readings",)) -> Path:

@@ -85,3 +85,25 @@ def test_report_covers_body_tables_and_the_lt_di_paper(tmp_path):
     assert "| Lt-Di | Omniglot (5,1) | 2 | 93.50" in text and "| 97.12 |" in text                   # Lt-Di's own number
     assert "C3, the trajectory: Lt-Di > Lv-Di" in text and "Mc-Di > Mv-Di | Omniglot: Swin Transformer" in text
     assert "`table2` (`python reproduce/table2.py --profile cpu`)" in text
+
+
+def test_report_table5_claims_parity_and_speedup():
+    """Table 5's claims (comparable accuracy; x3.6 faster) are judged per fine-tuner and per reading of
+    Mc-Di, on the latency the table reports (thread CPU time when every record has it)."""
+    from benchmark.report import REPORT_TABLES, table_section
+
+    def rec(method, seed, acc, cpu_ms, variant=""):
+        r = _rec(method, "glue-mrpc", 0, seed, acc, lat=1e9, variant=variant)       # wall time: ignored
+        r["cell"]["way"], r["latency_cpu_ms"] = 2, cpu_ms
+        return r
+    recs = [rec("lora", s, 71.0 + s % 2, 200_000.0 + 1000 * s) for s in range(5)]
+    recs += [rec("mc-di-lora", s, 60.0 + s % 2, 50.0) for s in range(5)]                       # far below, fast
+    recs += [rec("mc-di-lora", s, 71.0 + (s + 1) % 2, 45_000.0 + 500 * s, "ft") for s in range(5)]
+    text = "\n".join(table_section("table5", recs, REPORT_TABLES["table5"]))
+    lines = {ln.split("|")[3].strip() + ("|speed" if "latency" in ln.split("|")[1] else ""): ln
+             for ln in text.splitlines() if ln.startswith("| Mc-Di")}
+    assert lines["Mc-Di - LoRA"].rstrip(" |").endswith("not reproduced")                 # 11 points below LoRA
+    assert lines["Mc-Di [ft] - LoRA"].rstrip(" |").endswith("inconclusive")              # level with it, noisy
+    assert lines["LoRA / Mc-Di|speed"].rstrip(" |").endswith("reproduced") and "| 4.04e+03x [" in lines["LoRA / Mc-Di|speed"]
+    assert "| 4.3" in lines["LoRA / Mc-Di [ft]|speed"] and "| -- | -- |" in lines["LoRA / Mc-Di [ft]|speed"]  # the paper: no MRPC latency
+    assert lines["LoRA / Mc-Di [ft]|speed"].rstrip(" |").endswith("reproduced")
