@@ -89,12 +89,16 @@ def parity_verdict(diff: dict, paper_gap: float | None = None) -> str:
         >>> parity_verdict({"n_seeds": 5, "lo": -6.0, "hi": -2.5}, paper_gap=-1.46)
         'not reproduced'
     """
-    if diff["n_seeds"] < 2 or math.isnan(diff["lo"]):
+    return _at_least(diff, 0.0 if paper_gap is None or math.isnan(paper_gap) else min(paper_gap, 0.0))
+
+
+def _at_least(d: dict, bar: float) -> str:
+    """An interval ``[lo, hi]`` against a bar: reproduced at or above it, not reproduced below it."""
+    if d["n_seeds"] < 2 or math.isnan(d["lo"]):
         return "inconclusive"
-    bar = 0.0 if paper_gap is None or math.isnan(paper_gap) else min(paper_gap, 0.0)
-    if diff["lo"] >= bar:
+    if d["lo"] >= bar:
         return "reproduced"
-    return "not reproduced" if diff["hi"] < bar else "inconclusive"
+    return "not reproduced" if d["hi"] < bar else "inconclusive"
 
 
 def speedup(slow: dict, fast: dict) -> dict:
@@ -119,29 +123,21 @@ def speedup(slow: dict, fast: dict) -> dict:
 def speedup_verdict(r: dict, factor: float) -> str:
     """"``fast`` is ``factor`` x faster": ``reproduced`` if the interval of :func:`speedup` lies at or
     above ``factor``, ``not reproduced`` if below it, else ``inconclusive``."""
-    if r["n_seeds"] < 2 or math.isnan(r["lo"]):
-        return "inconclusive"
-    if r["lo"] >= factor:
-        return "reproduced"
-    return "not reproduced" if r["hi"] < factor else "inconclusive"
+    return _at_least(r, factor)
 
 
 def fmt_ratio(r: dict) -> str:
     """``4.2x [3.1x, 5.6x]``."""
-    if r["n_seeds"] == 0 or math.isnan(r["mean"]):
-        return "--"
-    if r["n_seeds"] < 2:
-        return f"{r['mean']:.3g}x (1 seed)"
-    return f"{r['mean']:.3g}x [{r['lo']:.3g}x, {r['hi']:.3g}x]"
+    return fmt_diff(r, "{:.3g}x")
 
 
-def fmt_diff(d: dict) -> str:
+def fmt_diff(d: dict, form: str = "{:+.2f}") -> str:
     """``+0.42 [-0.10, +0.94]`` (seed-paired interval), ``--`` when there are no common seeds."""
     if d["n_seeds"] == 0 or math.isnan(d["mean"]):
         return "--"
     if d["n_seeds"] < 2:
-        return f"{d['mean']:+.2f} (1 seed)"
-    return f"{d['mean']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]"
+        return f"{form.format(d['mean'])} (1 seed)"
+    return f"{form.format(d['mean'])} [{form.format(d['lo'])}, {form.format(d['hi'])}]"
 
 
 def fmt_ep(d: dict) -> str:
