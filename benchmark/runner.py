@@ -63,16 +63,36 @@ def code_version() -> str:
 TEST_ONLY_SETTINGS = ("test_query", "transfer_labels")
 
 
-def method_checkpoint_key(cell: Cell, hp: dict, settings: dict, shot_independent: bool = False) -> str:
-    """Cache key of a meta-trained method: everything that determines it (not the table;
-    not the shot when the method's meta-training does not depend on it)."""
-    shot = "any" if shot_independent else cell.shot
+def training_scope(cell: Cell) -> tuple:
+    """``(dataset, shot, options)`` of the cell as its method's meta-training sees them: ``"any"``
+    for the shot (``SHOT_INDEPENDENT_TRAINING``), ``"anytask"`` for the dataset
+    (``TASK_INDEPENDENT_TRAINING``), the options without the test-time ones (``TEST_TIME_HP``).
+    Cells with one scope (same method, seed, ...) share one meta-training.
+
+    Example:
+        >>> c = Cell("table5", "mc-di-lora", "glue-qnli", 2, 0, 3, "cpu", options=(("finetune", True),))
+        >>> training_scope(c)
+        ('anytask', 'any', ())
+    """
+    from methods import get_method
+    cls = get_method(cell.method)
+    return ("anytask" if cls.TASK_INDEPENDENT_TRAINING else cell.dataset,
+            "any" if cls.SHOT_INDEPENDENT_TRAINING else cell.shot,
+            tuple((k, v) for k, v in cell.options if k not in cls.TEST_TIME_HP))
+
+
+def method_checkpoint_key(cell: Cell, hp: dict, settings: dict) -> str:
+    """Cache key of a meta-trained method: everything that determines it (not the table; not what
+    its meta-training does not read, :func:`training_scope`)."""
+    from methods import get_method
+    dataset, shot, _ = training_scope(cell)
+    hp = {k: v for k, v in hp.items() if k not in get_method(cell.method).TEST_TIME_HP}
     settings = {k: v for k, v in settings.items() if k not in TEST_ONLY_SETTINGS}
-    parts = [cell.method, cell.dataset, cell.way, shot, cell.seed, cell.profile, cell.backbone, hp, settings]
+    parts = [cell.method, dataset, cell.way, shot, cell.seed, cell.profile, cell.backbone, hp, settings]
     if cpu_threads() != 1:                       # a method trained with other threads is another method
         parts.append({"threads": cpu_threads()})
     blob = json.dumps(parts, sort_keys=True, default=str)
-    return f"{cell.method}-{cell.dataset}-{cell.way}w{shot}s-seed{cell.seed}-" + \
+    return f"{cell.method}-{dataset}-{cell.way}w{shot}s-seed{cell.seed}-" + \
         hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
@@ -123,7 +143,7 @@ def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, d
         ctx = Context.build(cell, data_root, cache_dir, device, progress, dataset=dataset)
     torch.manual_seed(cell.seed)
     method = build_method(cell, ctx)
-    key = method_checkpoint_key(cell, method.hp, ctx.settings, method.SHOT_INDEPENDENT_TRAINING)
+    key = method_checkpoint_key(cell, method.hp, ctx.settings)
     ckpt = Path(cache_dir) / "methods" / f"{key}.pt" if cache_dir else None
     t0 = time.perf_counter()
     if ckpt is not None and ckpt.exists() and not force:
@@ -368,10 +388,9 @@ def _cells_job(args) -> list:
 
 
 def _training_group(cell: Cell) -> tuple:
-    """Cells with the same group share one meta-training (e.g. REPTILE's (5,1) and (5,5))."""
-    from methods import get_method
-    shot = "any" if get_method(cell.method).SHOT_INDEPENDENT_TRAINING else cell.shot
-    return (cell.method, cell.dataset, cell.way, shot, cell.seed, cell.profile, cell.backbone, cell.options)
+    """Cells with the same group share one meta-training (e.g. REPTILE's (5,1) and (5,5); Table 5's
+    generated rows on MRPC and QNLI, with and without fine-tuning after generation)."""
+    return (cell.method, cell.way, cell.seed, cell.profile, cell.backbone, *training_scope(cell))
 
 
 def _body_job(args) -> str:

@@ -34,6 +34,10 @@ class Method:
     DEFAULTS: dict = {}             # profile -> hyper-parameters
     DATASET_DEFAULTS: dict = {}     # dataset -> profile -> hyper-parameters
     SHOT_INDEPENDENT_TRAINING = False  # True: meta_train() does not depend on the test shot
+    TASK_INDEPENDENT_TRAINING = False  # True: meta_train() reads nothing of the cell's dataset (Table 5's
+    #                                    generators learn from the source tasks only)
+    TEST_TIME_HP: tuple = ()           # hyper-parameters read only after meta-training: one meta-training
+    #                                    serves every value (e.g. Mc-Di [+ft]'s fine-tuning after generation)
     USES_BODY = False                  # True: uses the shared pretrained body (ctx.body)
     selector = None                    # benchmark.selection.Selector, set by the runner before meta_train()
     ANY_WAY = False                    # True: adapts to an episode of any way; False: only the trained way

@@ -83,3 +83,18 @@ def test_every_method_on_other_ways(tmp_path, capsys, way_episodes, method):
         else:
             assert code == 2 and not out.exists()
             assert "meta-trained for 5-way" in err and f"has {way} classes" in err and "Traceback" not in err
+
+
+def test_checkpoint_keys_share_only_what_training_does_not_read(monkeypatch):
+    """An image method's key is what it always was (existing caches stay valid); Table 5's generators
+    key neither the evaluation task nor the fine-tuning after generation, but every training input."""
+    from benchmark.runner import method_checkpoint_key
+    monkeypatch.setenv("MCDI_THREADS", "1")
+    assert method_checkpoint_key(Cell("table3", "mc-di", "omniglot", 5, 1, 0, "cpu"), {"a": 1},
+                                 {"image_size": 28}) == "mc-di-omniglot-5w1s-seed0-4aabfed805b1"
+    key = lambda m="mc-di-lora", d="glue-mrpc", seed=0, **hp: method_checkpoint_key(
+        Cell("table5", m, d, 2, 0, seed, "cpu"), {"r": 4, "finetune": False, "lr": 4e-4, **hp}, {"model": "minilm"})
+    assert key() == key(d="glue-qnli") == key(finetune=True, lr=1e-3) and key().startswith("mc-di-lora-anytask-")
+    assert len({key(), key(seed=1), key(r=8), key(m="mv-di-lora")}) == 4
+    assert method_checkpoint_key(Cell("table5", "lora", "glue-mrpc", 2, 0, 0, "cpu"), {}, {}) != \
+        method_checkpoint_key(Cell("table5", "lora", "glue-qnli", 2, 0, 0, "cpu"), {}, {})

@@ -151,7 +151,8 @@ def test_batched_trajectories_equal_the_loop_without_dropout(tmp_path, glue_root
 
 
 def test_table5_grid_writes_paper_shaped_table(tmp_path, glue_root):
-    grid = Grid("table5", methods=["lora", "mc-di-lora"], datasets=["glue-mrpc"], settings=[(2, 0)], seeds=(0,),
+    grid = Grid("table5", methods=["lora", "mc-di-lora"], datasets=["glue-mrpc", "glue-qnli"], settings=[(2, 0)],
+                seeds=(0,),
                 variants=[("ft", "mc-di-lora", {"finetune": True})], latency="per-task")
     args = ["--profile", "smoke", "--data", str(glue_root), "--results", str(tmp_path / "r"), "--cache",
             str(tmp_path / "c"), "--no-progress"]
@@ -160,6 +161,9 @@ def test_table5_grid_writes_paper_shaped_table(tmp_path, glue_root):
     assert "Acc & Latency (s)" in tex and "Mc-Di [ft]" in tex and "89.76" in tex   # the paper's LoRA value
     rec = json.loads(next((tmp_path / "r" / "runs" / "table5").glob("smoke/mc-di-lora[[]ft]/*.json")).read_text())
     assert rec["adapt"]["generation_s"] > 0 and rec["adapt"]["steps"] > 0
+    # the generator learns from the source tasks only: one meta-training serves MRPC and QNLI, as is and [+ft]
+    gen = [json.loads(p.read_text()) for p in (tmp_path / "r" / "runs" / "table5").glob("smoke/mc-di-lora*/*.json")]
+    assert len(gen) == 4 and sorted(r["meta_train_reused"] for r in gen) == [False, True, True, True]
 
 
 def test_bad_text_cells_get_one_clear_error(tmp_path, glue_root, capsys):

@@ -54,6 +54,8 @@ class LoRADiffusion(TextMethod):
     paper = "Learning to Learn Weight Generation via Local Consistency Diffusion (Mc-Di), Table 5"
     SOURCE = "Mc-Di Algorithms 1-2 (Adam lr 0.005, k=3, T=20); LoRA r/alpha and tasks: this harness's reading"
     SHOT_INDEPENDENT_TRAINING = True
+    TASK_INDEPENDENT_TRAINING = True    # trajectories and Emb from the source tasks; MRPC and QNLI share it
+    TEST_TIME_HP = ("finetune", "lr")   # "Mc-Di [+ft]": LoRA fine-tuning from the generated weights
     DEFAULTS = {"smoke": _profile(tasks_per_source=2, task_per_class=4, prep_max_steps=8, prep_min_steps=2,
                                   prep_patience=2, meta_iters=4, meta_batch=4, draws=2, channels=8, cond_dim=16, r=2),
                 "cpu": _profile(),
