@@ -19,7 +19,7 @@ from methods import is_reference
 from .atomic import write_text_atomic
 from .claims import (fmt_diff, fmt_ep, fmt_ratio, paired_difference, parity_verdict, seed_values, speedup,
                      speedup_verdict, t95, verdict)
-from .tables import column, dataset_name, display_name, latency_key, load_records, paper_numbers
+from .tables import column, dataset_name, display_name, latency_key, load_records, paper_numbers, split_row
 
 @dataclass(frozen=True)
 class ReportSpec:
@@ -128,10 +128,6 @@ def _latencies(records, method, variant, col) -> dict:
     return seed_values(records, method, variant, *col, key=latency_key(records))[0]
 
 
-def _split(row: str) -> tuple:
-    """``"mc-di-lora[ft]"`` -> ``("mc-di-lora", "ft")``; ``"lora"`` -> ``("lora", "")``."""
-    return tuple(row[:-1].split("[", 1)) if row.endswith("]") else (row, "")
-
 
 def _overall(verdicts: list) -> str:
     """A claim over several rows: reproduced only if every comparison is."""
@@ -231,29 +227,26 @@ def _table5_claims(records, spec: ReportSpec, cols, have: set, pacc: dict, plat:
     """Table 5's claims: comparable accuracy (:func:`~.claims.parity_verdict`) and a speed-up
     factor (:func:`~.claims.speedup`, on the latency the table reports), each of ``ours`` rows
     against each gradient fine-tuner; a reading of ours (``[ft]``) is held to the paper's Mc-Di."""
+    def pairs(ours_rows, others):
+        """(column, our row, other row) for every pair with records."""
+        return [(col, a, b) for col in cols for a in map(split_row, ours_rows) for b in others
+                if a in have and (b, "") in have]
+
     lines = []
     for claim, ours_rows, others in spec.parity:
-        for col in cols:
-            for a in map(_split, ours_rows):
-                for b in others:
-                    if a not in have or (b, "") not in have:
-                        continue
-                    d = paired_difference(seed_values(records, *a, *col)[0], seed_values(records, b, "", *col)[0])
-                    gap = pacc.get((a[0], *col), math.nan) - pacc.get((b, *col), math.nan)
-                    lines.append(f"| {claim} | {dataset_name(col[0])} ({col[1]},{col[2]}) | {display_name(*a)} - "
-                                 f"{display_name(b)} | {d['n_seeds']} | {fmt_diff(d)} | -- | "
-                                 f"{'--' if math.isnan(gap) else f'{gap:+.2f}'} | {parity_verdict(d, gap)} |")
+        for col, a, b in pairs(ours_rows, others):
+            d = paired_difference(seed_values(records, *a, *col)[0], seed_values(records, b, "", *col)[0])
+            gap = pacc.get((a[0], *col), math.nan) - pacc.get((b, *col), math.nan)
+            lines.append(f"| {claim} | {dataset_name(col[0])} ({col[1]},{col[2]}) | {display_name(*a)} - "
+                         f"{display_name(b)} | {d['n_seeds']} | {fmt_diff(d)} | -- | "
+                         f"{'--' if math.isnan(gap) else f'{gap:+.2f}'} | {parity_verdict(d, gap)} |")
     for claim, ours_rows, others, factor in spec.speedup:
-        for col in cols:
-            for a in map(_split, ours_rows):
-                for b in others:
-                    if a not in have or (b, "") not in have:
-                        continue
-                    r = speedup(_latencies(records, b, "", col), _latencies(records, *a, col))
-                    pr = plat.get((b, *col), math.nan) / plat.get((a[0], *col), math.nan)
-                    lines.append(f"| {claim} (latency) | {dataset_name(col[0])} ({col[1]},{col[2]}) | "
-                                 f"{display_name(b)} / {display_name(*a)} | {r['n_seeds']} | {fmt_ratio(r)} | -- | "
-                                 f"{'--' if math.isnan(pr) else f'{pr:.2f}x'} | {speedup_verdict(r, factor)} |")
+        for col, a, b in pairs(ours_rows, others):
+            r = speedup(_latencies(records, b, "", col), _latencies(records, *a, col))
+            pr = plat.get((b, *col), math.nan) / plat.get((a[0], *col), math.nan)
+            lines.append(f"| {claim} (latency) | {dataset_name(col[0])} ({col[1]},{col[2]}) | "
+                         f"{display_name(b)} / {display_name(*a)} | {r['n_seeds']} | {fmt_ratio(r)} | -- | "
+                         f"{'--' if math.isnan(pr) else f'{pr:.2f}x'} | {speedup_verdict(r, factor)} |")
     if lines:
         lines.append("")
         lines.append("Comparable accuracy: reproduced if the seed interval of A - B lies at or above the paper's own "

@@ -138,10 +138,15 @@ DATASETS = {"omniglot": "Omniglot", "mini-imagenet": "Mini-ImageNet", "tiered-im
             "aircraft": "Aircraft", "pets": "Pets", "imagenet": "ImageNet-1k"}
 
 
+def split_row(row: str) -> tuple:
+    """``"mc-di-lora[ft]"`` -> ``("mc-di-lora", "ft")``; ``"lora"`` -> ``("lora", "")``."""
+    return tuple(row[:-1].split("[", 1)) if row.endswith("]") and "[" in row else (row, "")
+
+
 def display_name(method: str, variant: str = "") -> str:
     """The papers' spelling of a row: ``display_name("reptile", "pretrained")`` -> 'REPTILE [pretrained]'."""
-    if "[" in method and not variant:
-        method, variant = method[:-1].split("[", 1)
+    if not variant:
+        method, variant = split_row(method)
     return DISPLAY.get(method, method) + (f" [{variant}]" if variant else "")
 
 
