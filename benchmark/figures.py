@@ -121,6 +121,20 @@ def _axes(n: int, width: float = 5.0, height: float = 4.0):
     return fig, list(axes[0])
 
 
+def _cell_label(mean: float, std: float, n: float, n_full: int) -> str:
+    """A heatmap cell's text: mean ± std, or with fewer seeds than the grid's others the seed count
+    (a single seed has no std: ``93.1 (1 seed)``, never a made-up ``±0.0``).
+
+    Example: ``_cell_label(91.9, float("nan"), 1, 5)`` -> ``"91.9\n(1 seed)"``
+    """
+    if mean != mean:
+        return ""
+    if n != n or n < 2:
+        return f"{mean:.1f}\n(1 seed)"
+    text = f"{mean:.1f}\n±{std:.1f}"
+    return text if n >= n_full else f"{text}\n({int(n)} seeds)"
+
+
 def heatmap_kT(df: pd.DataFrame, path: Path, title: str, default=(3, 20)) -> Path:
     """Figures 8-9: mean accuracy over seeds on a k x T grid, one panel per dataset, each cell
     printed as mean ± std; the default (k, T) is outlined."""
@@ -134,7 +148,8 @@ def heatmap_kT(df: pd.DataFrame, path: Path, title: str, default=(3, 20)) -> Pat
         a = agg[agg["dataset"] == d]
         mean = a.pivot(index="k", columns="T", values="acc_mean")
         std = a.pivot(index="k", columns="T", values="acc_std").reindex_like(mean)
-        labels = np.vectorize(lambda m, s: "" if m != m else f"{m:.1f}\n±{0 if s != s else s:.1f}")(mean, std)
+        n = a.pivot(index="k", columns="T", values="n_seeds").reindex_like(mean)
+        labels = np.vectorize(_cell_label)(mean, std, n, agg["n_seeds"].max())
         sns.heatmap(mean, annot=labels, fmt="", cmap="viridis", ax=ax, cbar_kws={"label": "accuracy (%)"})
         if default[0] in mean.index and default[1] in mean.columns:
             ax.add_patch(Rectangle((list(mean.columns).index(default[1]), list(mean.index).index(default[0])),

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmark.cells import Cell
-from benchmark.figures import FIGURES, cell_frame, figure_main, figure_row, trace_frame
+from benchmark.figures import FIGURES, _cell_label, cell_frame, figure_main, figure_row, trace_frame
 from benchmark.runner import run_cell, trained_method, validate_cell
 from methods.diffusion.sampler import respaced, sample
 from methods.diffusion.schedule import alpha_bar, make_alphas
@@ -82,6 +82,13 @@ def test_figure_row_names_only_what_differs_from_the_defaults():
     assert figure_row("mc-di", segments=3, steps=20)[0] == "fig"
     assert figure_row("mv-di", segments=1, steps=6)[:2] == ("fig,steps=6", "mv-di")
     assert FIGURES["figure4"].row(1)[1] == "mv-di" and FIGURES["ltdi_figure3"].row(1)[1] == "lv-di"
+
+
+def test_heatmap_cells_with_fewer_seeds_say_so_instead_of_a_zero_std():
+    assert _cell_label(91.94, float("nan"), 1, 5) == "91.9\n(1 seed)"
+    assert _cell_label(91.94, 1.23, 3, 5) == "91.9\n±1.2\n(3 seeds)"
+    assert _cell_label(91.94, 1.23, 5, 5) == "91.9\n±1.2"
+    assert _cell_label(float("nan"), float("nan"), float("nan"), 5) == ""
 
 
 @pytest.mark.parametrize("script", FIGURE_SCRIPTS)
