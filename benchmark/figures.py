@@ -127,9 +127,10 @@ def _cell_label(mean: float, std: float, n: float, n_full: int) -> str:
 
     Example: ``_cell_label(91.9, float("nan"), 1, 5)`` -> ``"91.9\n(1 seed)"``
     """
-    if mean != mean:
+    mean, std, n = float(mean), float(std), float(n)  # plain floats: no numpy NaN-comparison warnings
+    if math.isnan(mean):
         return ""
-    if n != n or n < 2:
+    if math.isnan(n) or n < 2:
         return f"{mean:.1f}\n(1 seed)"
     text = f"{mean:.1f}\n±{std:.1f}"
     return text if n >= n_full else f"{text}\n({int(n)} seeds)"
