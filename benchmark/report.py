@@ -155,17 +155,19 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None) -> 
     lines = [f"## {table}{whose}", "", f"{len(records)} records; seeds per cell in the `n` column. Ours: mean ± std "
              "over seeds [95% t interval]; verdict: where the paper's value lies against that interval.", "",
              "| row | column | n | ours | paper | verdict |", "|---|---|---|---|---|---|"]
+    n_full = max((len(seed_values(records, m, v, *col)[0]) for m, v in rows for col in cols), default=0)
     for m, v in rows:
         for col in cols:
             acc, _ = seed_values(records, m, v, *col)
             if not acc:
                 continue
             s = _summary(acc)
+            partial = f" ({s['n']}/{n_full} seeds)" if s["n"] < n_full else ""
             p = pacc.get((m, *col), math.nan) if not v else math.nan
             ci = f" [{s['mean'] - s['half']:.2f}, {s['mean'] + s['half']:.2f}]" if s["n"] > 1 else ""
             pv = "--" if math.isnan(p) else f"{p:.2f}"
             lines.append(f"| {display_name(m, v)} | {dataset_name(col[0])} ({col[1]},{col[2]}) | {s['n']} | "
-                         f"{s['mean']:.2f} ± {s['std']:.2f}{ci} | {pv} | {cell_verdict(s, p)} |")
+                         f"{s['mean']:.2f} ± {s['std']:.2f}{ci} | {pv} | {cell_verdict(s, p)}{partial} |")
     lines += ["", f"### Claims of the paper ({table})", "",
               "Paired over seeds (95% t interval) and over all paired test episodes (95% normal interval). "
               "Verdict for \"A > B\": reproduced if the seed interval lies above 0, not reproduced if it lies "

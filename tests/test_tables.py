@@ -42,6 +42,14 @@ def test_partial_seeds_flagged():
     assert df.iloc[0].status == "partial (1/5 seeds)"
 
 
+def test_report_marks_cells_with_fewer_seeds_than_the_table():
+    from benchmark.report import table_section
+    recs = [_rec("reptile", "omniglot", 1, s, 90.0 + s) for s in range(5)] + \
+        [_rec("mc-di", "omniglot", 1, s, 91.0 + s) for s in range(2)]
+    rows = {line.split(" | ")[0]: line for line in table_section("table3", recs) if line.startswith("| ")}
+    assert rows["| Mc-Di"].endswith("(2/5 seeds) |") and "seeds)" not in rows["| REPTILE"]
+
+
 def test_mean_ci():
     acc, ci = mean_ci(torch.tensor([1.0, 0.0] * 50))
     assert acc == 50.0 and ci == pytest.approx(1.96 * 0.5025189 / 10 * 100, rel=1e-4)
