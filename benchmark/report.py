@@ -129,6 +129,19 @@ def _latencies(records, method, variant, col) -> dict:
 
 
 
+def _claim_row(lines: list, claim: str, col, a: str, b: str, d: dict, gap: float, episodes: str) -> str:
+    """Append the markdown row of the claim "A - B" in column ``col`` (``d``: the seed-paired difference,
+    ``gap``: the paper's); return its verdict."""
+    vd = verdict(d, gap)
+    lines.append(f"| {claim} | {dataset_name(col[0])} ({col[1]},{col[2]}) | {display_name(a)} - {display_name(b)} | "
+                 f"{d['n_seeds']} | {fmt_diff(d)} | {episodes} | {'--' if math.isnan(gap) else f'{gap:+.2f}'} | {vd} |")
+    return vd
+
+
+def _overall_row(claim: str, col, verdicts: list) -> str:
+    return f"| **{claim}** | {dataset_name(col[0])} ({col[1]},{col[2]}) | all rows | | | | | **{_overall(verdicts)}** |"
+
+
 def _overall(verdicts: list) -> str:
     """A claim over several rows: reproduced only if every comparison is."""
     if all(v == "reproduced" for v in verdicts):
@@ -191,15 +204,9 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None) -> 
                     continue
                 d = paired_difference(av[0], bv[0], av[1], bv[1])
                 gap = pacc.get((a, *col), math.nan) - pacc.get((b, *col), math.nan)
-                vd = verdict(d, gap)
-                verdicts.append(vd)
-                lines.append(f"| {claim} | {dataset_name(col[0])} ({col[1]},{col[2]}) | {display_name(a)} - "
-                             f"{display_name(b)} | {d['n_seeds']} | {fmt_diff(d)} | {fmt_ep(d)} | "
-                             f"{'--' if math.isnan(gap) else f'{gap:+.2f}'} | {vd} |")
+                verdicts.append(_claim_row(lines, claim, col, a, b, d, gap, fmt_ep(d)))
             if pairs == "best" and verdicts:
-                overall = _overall(verdicts)
-                lines.append(f"| **{claim}** | {dataset_name(col[0])} ({col[1]},{col[2]}) | all rows | | | | | "
-                             f"**{overall}** |")
+                lines.append(_overall_row(claim, col, verdicts))
     if spec.latency_claim and ours in methods_here:
         claim = spec.latency_claim
         others = sorted(m for m in methods_here if m != ours and not is_reference(m))
@@ -212,15 +219,9 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None) -> 
                     continue
                 d = paired_difference(ov, mc)                  # other - ours > 0: ours faster
                 gap = plat.get((o, *col), math.nan) - plat.get((ours, *col), math.nan)
-                vd = verdict(d, gap)
-                verdicts.append(vd)
-                lines.append(f"| {claim} (ms/sample) | {dataset_name(col[0])} ({col[1]},{col[2]}) | "
-                             f"{display_name(o)} - {display_name(ours)} | {d['n_seeds']} | {fmt_diff(d)} | -- | "
-                             f"{'--' if math.isnan(gap) else f'{gap:+.2f}'} | {vd} |")
+                verdicts.append(_claim_row(lines, f"{claim} (ms/sample)", col, o, ours, d, gap, "--"))
             if verdicts:
-                overall = _overall(verdicts)
-                lines.append(f"| **{claim}** | {dataset_name(col[0])} ({col[1]},{col[2]}) | all rows | | | | | "
-                             f"**{overall}** |")
+                lines.append(_overall_row(claim, col, verdicts))
     lines += _table5_claims(records, spec, cols, set(rows), pacc, plat)
     return lines + [""]
 
