@@ -128,6 +128,7 @@ DISPLAY = {"reptile": "REPTILE", "meta-baseline": "Meta-Baseline", "meta-hyperne
            "ghn3": "GHN3", "ocd": "OCD", "meta-diff": "Meta-Diff", "d2nwg": "D2NWG", "mv-di": "Mv-Di",
            "mc-di": "Mc-Di", "tw-di": "Tw-Di", "lt-di": "Lt-Di", "lv-di": "Lv-Di", "icis": "ICIS",
            "llo-vae": "LLO-VAE", "ref-target-head": "ref.: target heads", "ref-centroid": "ref.: nearest centroid",
+           "ref-target-lora": "ref.: target LoRA",
            "full-ft": "Full-fine-tune", "lora": "LoRA", "adalora": "AdaLoRA", "dylora": "DyLoRA",
            "fourierft": "FourierFT", "mv-di-lora": "Mv-Di", "mc-di-lora": "Mc-Di", "lt-di-lora": "Lt-Di",
            "lv-di-lora": "Lv-Di"}

@@ -6,7 +6,7 @@ Example:
     >>> get_method("nope")
     Traceback (most recent call last):
     ...
-    methods.UnknownMethodError: unknown method 'nope'; registered methods: adalora, d2nwg, dylora, fourierft, full-ft, ghn3, icis, llo-vae, lora, lt-di, lt-di-lora, lv-di, lv-di-lora, mc-di, mc-di-lora, meta-baseline, meta-diff, meta-hypernetwork, mv-di, mv-di-lora, ocd, ref-centroid, ref-target-head, reptile, tw-di
+    methods.UnknownMethodError: unknown method 'nope'; registered methods: adalora, d2nwg, dylora, fourierft, full-ft, ghn3, icis, llo-vae, lora, lt-di, lt-di-lora, lv-di, lv-di-lora, mc-di, mc-di-lora, meta-baseline, meta-diff, meta-hypernetwork, mv-di, mv-di-lora, ocd, ref-centroid, ref-target-head, ref-target-lora, reptile, tw-di
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ _REGISTRY = {
     "lv-di-lora": "methods.llm.lora_diffusion:LvDiLoRA",
     # reference rows (labelled as such in the tables; not methods of the papers)
     "ref-target-head": "methods.references:TargetHeadReference",
+    "ref-target-lora": "methods.llm.target_lora:TargetLoRAReference",
     "ref-centroid": "methods.references:CentroidReference",
 }
 

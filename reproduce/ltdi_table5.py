@@ -14,7 +14,7 @@ from table5 import GRID as TABLE5
 GRID = replace(
     TABLE5, table="ltdi_table5", paper_table="table5", source="lt-di",
     caption=TABLE5.caption.replace("GLUE accuracy", "Lt-Di paper, GLUE accuracy"),
-    methods=["full-ft", "lora", "adalora", "dylora", "fourierft", "lv-di-lora", "lt-di-lora"],
+    methods=["full-ft", "lora", "adalora", "dylora", "fourierft", "lv-di-lora", "lt-di-lora", "ref-target-lora"],
     variants=[],
 )
 

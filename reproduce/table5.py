@@ -17,7 +17,7 @@ GRID = Grid(
             "all-MiniLM-L6-v2, a stand-in for RoBERTa-base, top 2 layers) and the paper's (RoBERTa-base, hours "
             "converted to s). Majority class of the dev examples scored: MRPC 68.4\\%, QNLI 51.8\\% (cpu profile's "
             "1,000-example slice).",
-    methods=["full-ft", "lora", "adalora", "dylora", "fourierft", "mv-di-lora", "mc-di-lora"],
+    methods=["full-ft", "lora", "adalora", "dylora", "fourierft", "mv-di-lora", "mc-di-lora", "ref-target-lora"],
     datasets=["glue-mrpc", "glue-qnli"],
     settings=[(2, 0)],
     seeds=(0, 1, 2, 3, 4),

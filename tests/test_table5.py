@@ -17,7 +17,7 @@ from benchmark.text.context import TextContext, write_tiny_glue
 from benchmark.text.glue import load_glue
 
 TASKS = ["mrpc", "qnli", "sst2", "qqp", "rte", "wnli", "cola"]
-ROWS = ["full-ft", "lora", "adalora", "dylora", "fourierft", "mv-di-lora", "mc-di-lora", "lt-di-lora"]
+ROWS = ["full-ft", "lora", "adalora", "dylora", "fourierft", "mv-di-lora", "mc-di-lora", "lt-di-lora", "ref-target-lora"]
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,11 @@ def test_every_row_runs_and_is_deterministic(tmp_path, glue_root):
     assert recs["mc-di-lora"]["readings"]["loss"] == "local" and recs["mv-di-lora"]["readings"]["loss"] == "vanilla"
     assert recs["lt-di-lora"]["readings"]["objective"] == "trajectory"
     assert recs["lt-di-lora"]["hparams"]["segments"] == recs["mc-di-lora"]["hparams"]["segments"] == 3
+    # the reference: Algorithm 1's fine-tuning of the generators' targets, on the task's conditioning examples
+    ref, hp = recs["ref-target-lora"], recs["mc-di-lora"]["hparams"]
+    assert hp["prep_min_steps"] <= ref["adapt"]["steps"] <= hp["prep_max_steps"]
+    assert ref["adapt"]["trainable_parameters"] == recs["mc-di-lora"]["adapt"]["trainable_parameters"]
+    assert __import__("methods").is_reference("ref-target-lora")
     again = run_cell(_cell("lora"), glue_root, tmp_path / "cache2", tmp_path / "res2")
     assert again["example_correct"] == recs["lora"]["example_correct"]
 

@@ -141,6 +141,14 @@ class LoRADiffusion(TextMethod):
         return self._top0
 
     # -- Algorithm 1 on LoRA ----------------------------------------------------------------------
+    def prep_config(self) -> tuple:
+        """Algorithm 1's fine-tuning of one task: ``(FinetuneConfig, plateau)`` - Adam at ``prep_lr``, no
+        warm-up or decay, stopped at the training loss's plateau ``(min_steps, patience, tol)``."""
+        hp = self.hp
+        cfg = FinetuneConfig(lr=hp["prep_lr"], batch=self.ctx.settings["batch"], max_steps=hp["prep_max_steps"],
+                             warmup=0.0, decay=False)
+        return cfg, (hp["prep_min_steps"], hp["prep_patience"], hp["prep_tol"])
+
     def prepared(self) -> dict:
         """Trajectories ``[E, grid+1, P]``, embeddings ``[E, 2, hidden]``, M per task (cached)."""
         ctx, hp = self.ctx, self.hp
@@ -152,12 +160,10 @@ class LoRADiffusion(TextMethod):
         if path is not None and path.exists():
             return torch.load(path, weights_only=False)
         trajs, embs, Ms = [], [], []
-        cfg = FinetuneConfig(lr=hp["prep_lr"], batch=ctx.settings["batch"], max_steps=hp["prep_max_steps"],
-                             warmup=0.0, decay=False)
+        cfg, plateau = self.prep_config()
         from tqdm.auto import tqdm
         tasks = [t for src in hp["sources"].split(",")
                  for t in ctx.source_task(src, hp["task_per_class"], hp["tasks_per_source"], "lora-prep-tasks")]
-        plateau = (hp["prep_min_steps"], hp["prep_patience"], hp["prep_tol"])
         init_of = lambda j: derive_seed(ctx.seed, "lora-A") if hp["init"] == "shared" else derive_seed(ctx.seed,
                                                                                                       "lora-A", j)
         bar = tqdm(total=len(tasks), desc=f"{self.name} trajectories", disable=not ctx.progress)
