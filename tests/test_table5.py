@@ -102,7 +102,8 @@ def test_every_row_runs_and_is_deterministic(tmp_path, glue_root):
     ref, hp = recs["ref-target-lora"], recs["mc-di-lora"]["hparams"]
     assert hp["prep_min_steps"] <= ref["adapt"]["steps"] <= hp["prep_max_steps"]
     assert ref["adapt"]["trainable_parameters"] == recs["mc-di-lora"]["adapt"]["trainable_parameters"]
-    assert __import__("methods").is_reference("ref-target-lora")
+    assert __import__("methods").is_reference("ref-target-lora") and "loss" not in ref["readings"]
+    assert ref["readings"]["target_recipe"]["prep_lr"] == hp["prep_lr"]
     again = run_cell(_cell("lora"), glue_root, tmp_path / "cache2", tmp_path / "res2")
     assert again["example_correct"] == recs["lora"]["example_correct"]
 

@@ -33,6 +33,12 @@ class TargetLoRAReference(LoRADiffusion):
     def meta_train(self) -> None:
         """Nothing is learned before the task (no generator)."""
 
+    def readings(self) -> dict:
+        hp = self.hp
+        return {"hyper_parameters_from": self.SOURCE, "init": hp["init"],
+                "target_recipe": {k: hp[k] for k in ("r", "alpha", "prep_lr", "prep_min_steps", "prep_max_steps",
+                                                     "prep_patience", "prep_tol")}}
+
     def adapt(self, task):
         t0 = time.perf_counter()
         model, params = self.lora_model(derive_seed(self.ctx.seed, "lora-A"))      # the generators' start
