@@ -38,6 +38,14 @@ def test_records_carry_the_stage_split_and_perf_sums_it(tmp_path, monkeypatch):
     assert split["stages_s"]["meta_train"] == pytest.approx(st["meta_train"] + again["stages_s"]["meta_train"],
                                                            abs=2e-3)
     assert split["wall_span_s"] >= max(rec["wall_time_s"], again["wall_time_s"]) - 1
+    # a cell of another table that reuses a record counts once, from its source; the sum covers every cell
+    copy = run_cell(Cell("t2", "mc-di", "synthetic", 5, 1, 0, "smoke"), None, tmp_path / "c", tmp_path / "r")
+    assert copy.get("copied_from")
+    both = perf.stage_split(tmp_path / "r")                 # the copy's source is in the folder: counted once
+    assert both["cells"] == 2 and both["copied"] == 0
+    assert both["cells_wall_s"] == pytest.approx(rec["wall_time_s"] + again["wall_time_s"], abs=1e-6)
+    t2 = perf.stage_split(tmp_path / "r" / "runs" / "t2")    # only the copy: counted from its source
+    assert t2["cells"] == 0 and t2["copied"] == 1 and t2["cells_wall_s"] == pytest.approx(rec["wall_time_s"], abs=1e-6)
 
 
 def test_latency_in_thread_cpu_time_and_one_measure_per_table(tmp_path):
