@@ -288,7 +288,7 @@ def print_split(name: str, f: dict, jobs: int = 2) -> None:
           f"in minutes: {parts}" + (f"; {f['without_stages']} records without stage times" if f["without_stages"]
                                      else ""))
     print(f"    every cell's own wall time summed ({f['copied']} copied from another table's records, timed there): "
-          f"{f['cells_wall_s'] / 60:.1f} min, i.e. >= {f['cells_wall_s'] / 60 / jobs:.1f} min wall at {jobs} cells "
+          f"{f['cells_wall_s'] / 60:.1f} min, i.e. about {f['cells_wall_s'] / 60 / jobs:.1f} min wall at {jobs} cells "
           "at a time")
 
 
