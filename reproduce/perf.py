@@ -11,7 +11,9 @@
 (f) a whole table's wall time split into stages (body pretraining, features, weight preparation,
     meta-training, evaluation; each record's ``stages_s``, benchmark/timing.py): with
     ``--table table1`` it runs ``reproduce/table1.py --profile cpu --jobs 2`` into an empty cache
-    and results folder (hours on 2 cores), with ``--records DIR`` it sums a finished run's records.
+    and results folder (hours on 2 cores); ``--records DIR`` alone sums a finished run's records
+    (stage times, and every cell's own wall time, a copied cell counted from its source) and runs no
+    benchmark.
 
     python reproduce/perf.py [--quick] [--device cuda] [--table table1 | --records DIR]
 
