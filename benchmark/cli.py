@@ -51,14 +51,20 @@ class Grid:
         out += [(label, m, tuple(sorted(opts.items()))) for label, (m, opts) in items]
         return out
 
-    def cells(self, profile: str, seeds=None, methods=None, datasets=None, overrides=(), tag: str = "") -> list:
+    def cells(self, profile: str, seeds=None, methods=None, datasets=None, overrides=(), tag: str = "",
+              hp=()) -> list:
         """Every cell of the grid; ``overrides`` (pipeline settings, see :func:`parse_overrides`)
-        are added to every row's options and ``tag`` to its label."""
+        are added to every row's options and ``tag`` to its label; ``hp`` (method hyper-parameters,
+        see :func:`parse_hp_options`) likewise, and only the rows whose method has every one of them
+        are kept."""
         seeds = list(self.seeds if seeds is None else seeds)
         cells = []
         for variant, m, opts in self.rows():
-            if overrides:
-                opts = tuple(sorted({**dict(opts), **dict(overrides)}.items()))
+            if hp and not _has_hp(m, profile, dict(hp)):
+                continue
+            extra = tuple(overrides) + tuple(hp)
+            if extra:
+                opts = tuple(sorted({**dict(opts), **dict(extra)}.items()))
                 variant = f"{variant}+{tag}" if variant else tag
             if methods and m not in methods and variant not in methods:
                 continue
@@ -92,7 +98,10 @@ def parser(grid: Grid) -> argparse.ArgumentParser:
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="pipeline settings for every cell, e.g. --set body_width=64 body_epochs=5; the rows "
                         "are labelled with them and the table goes to <table>[_<profile>]_<tag>")
-    p.add_argument("--tag", help="name of a --set run's rows and table (default: built from the settings)")
+    p.add_argument("--option", nargs="+", default=[], metavar="KEY=VALUE", dest="hp_options",
+                   help="method hyper-parameters, e.g. --option prep_max_steps=200: only the rows whose method "
+                        "has them run; labelled and tabled as with --set")
+    p.add_argument("--tag", help="name of a --set / --option run's rows and table (default: built from them)")
     p.add_argument("--model", help="text tables: a local Hugging Face checkpoint folder (same as --set model=PATH)")
     g = p.add_argument_group("sweeps (submitit)")
     g.add_argument("--executor", default="inline", choices=EXECUTORS,
@@ -129,6 +138,60 @@ def parse_overrides(pairs: list, tag: str | None = None) -> tuple:
     if opts and not tag.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ConfigError(f"--tag must be letters, digits, '-', '_' or '.', got {tag!r}")
     return opts, tag
+
+
+def _has_hp(method: str, profile: str, hp: dict) -> bool:
+    """Whether a registered ``method`` has every key of ``hp`` among its ``profile`` hyper-parameters."""
+    from methods import get_method, registered
+    return method in registered() and set(hp) <= set(get_method(method).DEFAULTS.get(profile, {}))
+
+
+def _typed(key: str, raw: str, default):
+    """``raw`` read as the type of ``default`` (bool, int, float or str): one clear error otherwise."""
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes"):
+            return True
+        if raw.lower() in ("0", "false", "no"):
+            return False
+        raise ConfigError(f"--option {key}={raw}: expected true or false")
+    if isinstance(default, (int, float)):
+        try:
+            value = type(default)(raw)
+            if isinstance(default, int) and float(raw) != value:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"--option {key}={raw}: expected {'an integer' if isinstance(default, int) else 'a number'}"
+                              ) from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"--option {key}={raw}: not a finite number")
+        return value
+    return raw
+
+
+def parse_hp_options(pairs: list, grid: Grid, profile: str, methods=None) -> tuple:
+    """``--option KEY=VALUE ...`` -> sorted (key, value) pairs of method hyper-parameters, each typed
+    as the default of a row's method that has it. A key no row's method has is one clear error naming
+    the rows' methods; a row whose method lacks a key is left out of the run (see :meth:`Grid.cells`).
+
+    Example:
+        >>> parse_hp_options(["prep_max_steps=200"], Grid("table5", methods=["lora", "mc-di-lora"],
+        ...                  datasets=["glue-mrpc"], settings=[(2, 0)]), "cpu")
+        (('prep_max_steps', 200),)
+    """
+    from methods import get_method, registered
+    rows = [m for label, m, _ in grid.rows() if m in registered() and (not methods or m in methods or label in methods)]
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not raw:
+            raise ConfigError(f"--option expects KEY=VALUE, got {pair!r}")
+        having = [m for m in dict.fromkeys(rows) if key in get_method(m).DEFAULTS.get(profile, {})]
+        if not having:
+            known = sorted({k for m in rows for k in get_method(m).DEFAULTS.get(profile, {})})
+            raise ConfigError(f"--option: no row of {grid.table} has a hyper-parameter {key!r} (profile {profile}); "
+                              f"theirs: {', '.join(known)}")
+        out[key] = _typed(key, raw, get_method(having[0]).DEFAULTS[profile][key])
+    return tuple(sorted(out.items()))
 
 
 def table_stem(results_dir: Path, table: str, profile: str) -> Path:
@@ -190,8 +253,14 @@ def grid_main(grid: Grid, argv=None) -> int:
         cache = cache_root(args.cache)
         overrides, tag = parse_overrides(args.overrides + ([f"model={args.model}"] if args.model else []),
                                          args.tag)
-        all_cells = grid.cells(args.profile, args.seeds, args.methods, args.datasets, overrides, tag)
-        sweep_name = f"{grid.table}_{tag}" if overrides else grid.table
+        hp = parse_hp_options(args.hp_options, grid, args.profile, args.methods)
+        if hp and not args.tag:
+            tag = "-".join(t for t in (tag if overrides else "", "-".join(f"{k}{v}" for k, v in hp)) if t)
+        if hp and not tag.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ConfigError(f"--tag must be letters, digits, '-', '_' or '.', got {tag!r}")
+        overridden = bool(overrides or hp)
+        all_cells = grid.cells(args.profile, args.seeds, args.methods, args.datasets, overrides, tag, hp)
+        sweep_name = f"{grid.table}_{tag}" if overridden else grid.table
         runnable = [c for c in all_cells if c.method in registered()]
         absent = sorted({c.method for c in all_cells} - set(registered()))
         if absent:
@@ -218,7 +287,7 @@ def grid_main(grid: Grid, argv=None) -> int:
                               args.profile)
             failed = out["failed"]
         # the table: every registered row of the whole grid that has records, over all seeds present
-        shown = [c for c in grid.cells(args.profile, None, None, None, overrides, tag) if c.method in registered()]
+        shown = [c for c in grid.cells(args.profile, None, None, None, overrides, tag, hp) if c.method in registered()]
         all_records = load_records(args.results, grid.table, args.profile)
         have = {(r["cell"]["method"], r["cell"].get("variant") or "") for r in all_records}
         if not (args.table_only and not all_records and shown and all(c.dataset in missing for c in shown)):
@@ -234,7 +303,7 @@ def grid_main(grid: Grid, argv=None) -> int:
             raise ConfigError(f"no records of {grid.table} ({args.profile}) under {args.results}/runs: nothing to "
                               f"tabulate, no table written")
         stem = table_stem(args.results, grid.out_name or grid.table, args.profile)
-        if overrides:
+        if overridden:
             stem = stem.with_name(f"{stem.name}_{tag}")
         if not args.allow_shrink:
             check_not_shrinking(df, Path(f"{stem}.csv"))

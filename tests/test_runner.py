@@ -131,6 +131,25 @@ def test_local_executor_sweep_then_status(tmp_path, capsys):
         grid_main(grid, argv[:-1] + ["nope"])                            # unknown executor: argparse error
 
 
+def test_option_sets_method_hyper_parameters_of_the_rows_that_have_them(tmp_path, capsys):
+    grid = Grid("topt", methods=["ref-centroid", "mv-di"], datasets=["synthetic"], settings=[(5, 1)], seeds=(0,))
+    base = ["--profile", "smoke", "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "--no-progress"]
+    assert grid_main(grid, base + ["--option", "steps=4"]) == 0              # ref-centroid has no "steps"
+    runs = tmp_path / "r/runs/topt/smoke"
+    assert sorted(p.name for p in runs.iterdir()) == ["mv-di[steps4]"]
+    rec = json.loads((runs / "mv-di[steps4]/synthetic_5w1s_seed0.json").read_text())
+    assert rec["hparams"]["steps"] == 4 and rec["cell"]["options"] == {"steps": 4}
+    assert "mv-di[steps4]" in (tmp_path / "r/topt_smoke_steps4.csv").read_text()
+    capsys.readouterr()
+    for bad, words in ((["--option", "nosuch=1"], "no row of topt has a hyper-parameter 'nosuch'"),
+                       (["--option", "steps=2.5"], "expected an integer"),
+                       (["--option", "steps"], "expects KEY=VALUE")):
+        assert grid_main(grid, base + bad) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err
+    assert sorted(p.name for p in runs.iterdir()) == ["mv-di[steps4]"]      # nothing written by the bad ones
+
+
 def test_set_overrides_label_rows_and_table(tmp_path, capsys):
     grid = Grid("tset", methods=["ref-centroid"], datasets=["synthetic"], settings=[(5, 1)], seeds=(0,))
     base = ["--profile", "smoke", "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "--no-progress"]
