@@ -112,6 +112,7 @@ def test_report_table5_claims_parity_and_speedup():
              for ln in text.splitlines() if ln.startswith("| Mc-Di")}
     assert lines["Mc-Di - LoRA"].rstrip(" |").endswith("not reproduced")                 # 11 points below LoRA
     assert lines["Mc-Di [ft] - LoRA"].rstrip(" |").endswith("inconclusive")              # level with it, noisy
-    assert lines["LoRA / Mc-Di|speed"].rstrip(" |").endswith("reproduced") and "| 4.04e+03x [" in lines["LoRA / Mc-Di|speed"]
+    assert lines["LoRA / Mc-Di|speed"].rstrip(" |").endswith("faster, at accuracy not comparable")   # 4000x, at 60%
+    assert "| 4.04e+03x [" in lines["LoRA / Mc-Di|speed"]
     assert "| 4.3" in lines["LoRA / Mc-Di [ft]|speed"] and "| -- | -- |" in lines["LoRA / Mc-Di [ft]|speed"]  # the paper: no MRPC latency
     assert lines["LoRA / Mc-Di [ft]|speed"].rstrip(" |").endswith("reproduced")
