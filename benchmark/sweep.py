@@ -107,11 +107,15 @@ def _queued(jobs) -> set:
     return set(out.stdout.split()) if out.returncode == 0 else set()
 
 
+_NOT_STARTED = ("UNKNOWN", "PENDING", "REQUEUED", "CONFIGURING")   # out of the queue in one of these: never ran
+
+
 def _wait(jobs, poll_s: float, slurm: bool = False) -> list:
     """Results or exceptions of submitit jobs, in order (polling, so sacct-based states are seen).
-    A SLURM array task cancelled while pending never gets an accounting record, so submitit
-    would wait for it forever: a task neither in the queue nor in sacct for three polls in a
-    row counts as cancelled."""
+    A SLURM array task cancelled while pending never gets an accounting record of its own, so
+    submitit would wait for it forever, reporting it UNKNOWN - or PENDING, the state it last read
+    for the array's pending range ``<id>_[1-3]`` before the cancel: a task out of the queue whose
+    state is one of these for three polls in a row counts as cancelled."""
     out = [None] * len(jobs)
     left = set(range(len(jobs)))
     gone = dict.fromkeys(range(len(jobs)), 0)
@@ -124,7 +128,7 @@ def _wait(jobs, poll_s: float, slurm: bool = False) -> list:
                 except Exception as exc:        # noqa: BLE001 - a failed/cancelled task is reported, not raised
                     out[i] = exc
                 left.discard(i)
-            elif slurm and jobs[i].job_id not in queued and jobs[i].state.startswith("UNKNOWN"):
+            elif slurm and jobs[i].job_id not in queued and jobs[i].state.split()[0] in _NOT_STARTED:
                 gone[i] += 1
                 if gone[i] >= 3:
                     out[i] = RuntimeError(f"task {jobs[i].job_id} left the queue without running (cancelled)")

@@ -170,3 +170,34 @@ def test_set_overrides_label_rows_and_table(tmp_path, capsys):
     capsys.readouterr()
     assert grid_main(grid, base + ["--set", "bogus=1"]) == 2
     assert "unknown setting 'bogus'" in capsys.readouterr().err
+
+
+def test_sweep_wait_counts_a_task_gone_from_the_queue_as_cancelled(monkeypatch):
+    """A SLURM array task cancelled while pending: submitit keeps the PENDING it last read for the array's
+    range (or UNKNOWN), never an end state; out of the queue for three polls, it is reported cancelled."""
+    from benchmark import sweep
+
+    class Job:
+        def __init__(self, job_id, state, result=None):
+            self.job_id, self.state, self._result = job_id, state, result
+
+        def done(self):
+            return self.state == "COMPLETED"
+
+        def result(self):
+            return self._result
+    monkeypatch.setattr(sweep, "_queued", lambda jobs: set())
+    out = sweep._wait([Job("9_0", "COMPLETED", "ok"), Job("9_3", "PENDING"), Job("9_4", "UNKNOWN")], 0.0, slurm=True)
+    assert out[0] == "ok" and all(isinstance(e, RuntimeError) and "cancelled" in str(e) for e in out[1:])
+    monkeypatch.setattr(sweep, "_queued", lambda jobs: {"9_3"})              # still queued: waited for, not dropped
+    calls = []
+    running = Job("9_3", "PENDING")
+    real_done = running.done
+
+    def done():
+        calls.append(1)
+        if len(calls) > 5:
+            running.state = "COMPLETED"
+        return real_done()
+    running.done = done
+    assert sweep._wait([running], 0.0, slurm=True) == [None] and len(calls) == 6
