@@ -24,7 +24,7 @@ GRID = Grid(
     settings=[(2, 0)],
     seeds=(0, 1, 2, 3, 4),
     # the reference's other reading of Algorithm 1's stopping rule: at least 200 steps (at most 400) instead
-    # of stopping at the first plateau of the training loss (which sits at ln 2 for the first ~40 steps)
+    # of stopping at the first plateau of the training loss - is the stopping rule what limits the targets?
     variants=[("ft", "mc-di-lora", {"finetune": True}),
               ("long-prep", "ref-target-lora", {"prep_min_steps": 200, "prep_max_steps": 400})],
     latency="per-task",
