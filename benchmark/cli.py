@@ -135,9 +135,15 @@ def parse_overrides(pairs: list, tag: str | None = None) -> tuple:
     opts = tuple(sorted(out.items()))
     if tag is None:
         tag = "-".join(f"{k}{Path(str(v)).name if k == 'model' else v}" for k, v in opts)
-    if opts and not tag.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise ConfigError(f"--tag must be letters, digits, '-', '_' or '.', got {tag!r}")
+    if opts:
+        check_tag(tag)
     return opts, tag
+
+
+def check_tag(tag: str) -> None:
+    """A run's row and table label: letters, digits, '-', '_' or '.' (one clear error otherwise)."""
+    if not tag.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ConfigError(f"--tag must be letters, digits, '-', '_' or '.', got {tag!r}")
 
 
 def _has_hp(method: str, profile: str, hp: dict) -> bool:
@@ -256,8 +262,8 @@ def grid_main(grid: Grid, argv=None) -> int:
         hp = parse_hp_options(args.hp_options, grid, args.profile, args.methods)
         if hp and not args.tag:
             tag = "-".join(t for t in (tag if overrides else "", "-".join(f"{k}{v}" for k, v in hp)) if t)
-        if hp and not tag.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise ConfigError(f"--tag must be letters, digits, '-', '_' or '.', got {tag!r}")
+        if hp:
+            check_tag(tag)
         overridden = bool(overrides or hp)
         all_cells = grid.cells(args.profile, args.seeds, args.methods, args.datasets, overrides, tag, hp)
         sweep_name = f"{grid.table}_{tag}" if overridden else grid.table
