@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .cells import Cell
-from .config import PROFILES, ConfigError, cache_root, data_root, parse_setting
+from .config import PROFILES, ConfigError, cache_root, compile_sampler, data_root, parse_setting
 from .data import DataCorruptError, DataMissingError
 from .runner import run_grid
 from .sweep import EXECUTORS, ExecutorOptions, print_status, submit_grid, sweep_status
@@ -98,6 +99,10 @@ def parser(grid: Grid) -> argparse.ArgumentParser:
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="pipeline settings for every cell, e.g. --set body_width=64 body_epochs=5; the rows "
                         "are labelled with them and the table goes to <table>[_<profile>]_<tag>")
+    p.add_argument("--compile", action="store_true",
+                   help="time the diffusion methods' generation compiled whole (torch.compile, C++ wrapper; "
+                        "$MCDI_COMPILE): the same numbers, less latency; needs a C++ compiler. One table is "
+                        "timed one way: use another --results folder than the other way's records")
     p.add_argument("--option", nargs="+", default=[], metavar="KEY=VALUE", dest="hp_options",
                    help="method hyper-parameters, e.g. --option prep_max_steps=200: only the rows whose method "
                         "has them run; labelled and tabled as with --set")
@@ -239,6 +244,25 @@ def check_not_shrinking(df, csv_path: Path) -> None:
                           f"--allow-shrink to write the smaller table anyway")
 
 
+def check_one_sampler_path(records: list, compiled: bool) -> None:
+    """One table's latencies are timed one way: raise if its records present were timed with the other
+    sampler path (``--compile`` or not; a record without the field predates it: not compiled).
+
+    Example:
+        >>> check_one_sampler_path([{"compiled_sampler": False}, {}], compiled=False)
+        >>> check_one_sampler_path([{"compiled_sampler": True}], compiled=False)
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: 1 of this table's records were timed with the compiled sampler (--compile); ...
+    """
+    other = [r for r in records if bool(r.get("compiled_sampler", False)) != compiled]
+    if other:
+        raise ConfigError(f"{len(other)} of this table's records were timed "
+                          f"{'without' if compiled else 'with'} the compiled sampler"
+                          f"{'' if compiled else ' (--compile)'}; one table's latencies are timed one way: "
+                          f"run {'without' if not compiled else 'with'} --compile, or pass another --results folder")
+
+
 def grid_main(grid: Grid, argv=None) -> int:
     """Run a grid from the command line, then write its table. Returns an exit code.
 
@@ -265,6 +289,8 @@ def grid_main(grid: Grid, argv=None) -> int:
         if hp:
             check_tag(tag)
         overridden = bool(overrides or hp)
+        if args.compile:
+            os.environ["MCDI_COMPILE"] = "1"             # read by every cell, in this process and its workers
         all_cells = grid.cells(args.profile, args.seeds, args.methods, args.datasets, overrides, tag, hp)
         sweep_name = f"{grid.table}_{tag}" if overridden else grid.table
         runnable = [c for c in all_cells if c.method in registered()]
@@ -284,6 +310,8 @@ def grid_main(grid: Grid, argv=None) -> int:
             for msg in missing.values():
                 print(f"error: {msg}", file=sys.stderr)
             return 2
+        if not args.table_only:
+            check_one_sampler_path(load_records(args.results, grid.table, args.profile), compile_sampler())
         failed = []
         if not args.table_only and opts.kind == "inline":
             out = run_grid(runnable, root, cache, args.results, args.device, args.force, not args.no_progress,

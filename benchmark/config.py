@@ -37,6 +37,24 @@ def data_root(override: str | os.PathLike | None = None) -> Path:
     return Path(value).expanduser()
 
 
+def compile_sampler() -> bool:
+    """Whether the weight-diffusion methods run a one-shot generation (no chain states, all T steps)
+    as one ``torch.compile``'d function with inductor's C++ wrapper: ``$MCDI_COMPILE`` (``--compile``),
+    default off. The same computation (the same numbers to float rounding; tests/test_diffusion.py),
+    about 2x less latency on a CPU (reproduce/perf.py, (a)); it needs a C++ compiler, and the first
+    call of each shape compiles for 10-150 s (cached on disk by inductor), counted in no latency.
+    A record says which path it timed (``compiled_sampler``).
+
+    Example:
+        >>> compile_sampler() in (True, False)
+        True
+    """
+    raw = os.environ.get("MCDI_COMPILE", "0").strip().lower()
+    if raw not in ("0", "1", "false", "true", ""):
+        raise ConfigError(f"MCDI_COMPILE must be 0 or 1, got {raw!r}")
+    return raw in ("1", "true")
+
+
 def cpu_threads() -> int:
     """Torch CPU threads every cell computes with: ``$MCDI_THREADS``, default 1.
 

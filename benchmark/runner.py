@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .cells import Cell, load_record
-from .config import ConfigError, check_settings, cpu_threads, profile_settings
+from .config import ConfigError, check_settings, compile_sampler, cpu_threads, profile_settings
 from .context import Context
 from .data import ClusterEpisodeSampler, DataMissingError, EpisodeSampler, check_available, is_text, \
     load_for_settings, needed_datasets, queries_per_class
@@ -370,6 +370,7 @@ def _run_cell(cell: Cell, data_root, cache_dir, results_dir, device, force, prog
         "device": str(ctx.device),
         "host": platform.node(),
         "threads": threads,
+        "compiled_sampler": compile_sampler(),                        # --compile: the timed generation compiled
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     write_json_atomic(record, path)

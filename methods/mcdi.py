@@ -36,14 +36,14 @@ from __future__ import annotations
 
 import torch
 
-from benchmark.config import ConfigError
+from benchmark.config import ConfigError, compile_sampler
 from benchmark.seeding import derive_seed, generator
 from benchmark.weights import local_targets
 
 from .prepared import HeadGenerator, prep_defaults
 from .diffusion.denoiser import UNet1D
 from .diffusion.meta_train import MetaConfig, reptile_denoiser
-from .diffusion.sampler import sample
+from .diffusion.sampler import chain_coefficients, compiled, run_chain, sample
 from .diffusion.losses import WEIGHTINGS
 from .diffusion.schedule import SCHEDULES, alpha_bar_local, make_alphas, segment_starts, target_steps
 
@@ -177,8 +177,24 @@ class WeightDiffusion(HeadGenerator):
         the chain on that many of its T steps, :func:`~.diffusion.sampler.respaced`)."""
         g = generator(self.ctx.seed, seed_tag)
         x0 = torch.randn(protos.shape[0], len(self.w_mean), generator=g).to(protos.device)
+        if compile_sampler() and not return_chain and steps in (None, self.hp["steps"]) \
+                and isinstance(self.net, UNet1D):
+            return self._denorm(self._compiled_chain()(self._emb(protos), x0))
         out = sample(self._eps_model(self._emb(protos)), x0, self.alphas, return_chain=return_chain, steps=steps)
         return [self._denorm(x) for x in out] if return_chain else self._denorm(out)
+
+    def _chain(self, emb: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        """x_T for embeddings ``emb`` from ``x0``: :func:`sample`'s chain in the form that compiles whole."""
+        return run_chain(self._eps_model(emb).at, x0, self._coefficients)
+
+    def _compiled_chain(self):
+        """:meth:`_chain` under ``torch.compile`` (``--compile``; :func:`benchmark.config.compile_sampler`),
+        built on first use: the conditioning, the T U-Net calls and updates of one generation in one
+        compiled function."""
+        if getattr(self, "_compiled", None) is None:
+            self._coefficients = chain_coefficients(self.alphas)     # Python floats: constants of the graph
+            self._compiled = compiled(self._chain)
+        return self._compiled
 
     def _extra_state(self) -> dict:
         return {"curves": getattr(self, "curves", [])}

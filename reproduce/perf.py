@@ -1,7 +1,8 @@
 """Performance benchmark: ratios measured in one run on this machine.
 
-(a) head generation latency per task (T = 20 denoiser steps, body forward included) vs
-    REPTILE's gradient adaptation of the same tasks (cpu-profile 5 steps and the paper's 50);
+(a) head generation latency per task (T = 20 denoiser steps, body forward included), as the
+    harness runs it and compiled whole (``--compile``), vs REPTILE's gradient adaptation of the same
+    tasks (cpu-profile 5 steps and the paper's 50), at the threads set and at one (the tables');
 (b) batched weight preparation (Algorithm 1) of 1,024 tasks vs a per-task loop;
 (c) batched (one pass over the B copies, and vmap) vs sequential REPTILE inner loops of the denoiser at B = 16;
 (d) the denoiser's achieved GFLOP/s while sampling many tasks vs a plain fp32 matmul;
@@ -39,7 +40,7 @@ from benchmark.weights import PrepConfig, prepare_heads
 from methods.diffusion.denoiser import UNet1D
 from methods.diffusion.losses import coefficients
 from methods.diffusion.meta_train import denoiser_losses
-from methods.diffusion.sampler import sample
+from methods.diffusion.sampler import chain_coefficients, compiled, run_chain, sample
 from methods.diffusion.schedule import linear_alphas
 from methods.inner_loop import batched_adam, sequential_adam, stack_params
 from methods.mcdi import McDi
@@ -76,17 +77,32 @@ class _Denoise(nn.Module):
         return self.net.denoise(x, (list(conds), aligned))
 
 
-def bench_a(quick: bool) -> dict:
-    """One task's generation (body forward + T = 20 denoiser calls) three ways - the plain U-Net call
+def interleaved(fns: dict, rounds: int, repeat: int) -> dict:
+    """Median ms of each function over ``rounds`` rounds that run them in turn (a slow spell of a
+    shared machine then hits every contender, not one)."""
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            times[k].append(timeit(fn, repeat) * 1e3)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_a(quick: bool, threads: int | None = None) -> dict:
+    """One task's generation (body forward + T = 20 denoiser calls) four ways - the plain U-Net call
     per step, the harness's path (``UNet1D.chain``: the (t, Emb) conditioning of all steps computed
-    once) and that path under ``torch.compile`` (None where no compiler is available) or traced by
-    TorchScript (no Python between the kernels; the same numbers) - against
+    once), that chain compiled whole as ``--compile`` runs it (``sampler.run_chain`` under
+    ``sampler.compiled``: torch.compile with the C++ wrapper; None where no compiler is available) and
+    its U-Net traced by TorchScript (no Python between the kernels; the same numbers) - against
     REPTILE's test-time Adam steps two ways: the harness's path (``batched_adam`` on one copy: a plain
-    autograd pass and ``_foreach`` Adam) and a loop with ``torch.optim.Adam``; the ratio uses the faster."""
+    autograd pass and ``_foreach`` Adam) and a loop with ``torch.optim.Adam``; the ratio uses the faster.
+    The contenders run in interleaved rounds at ``threads`` torch threads (default: as set)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
     torch.manual_seed(0)
     body = Conv4(1, D).eval()
     net = denoiser()
     alphas = linear_alphas(T)
+    coefs = chain_coefficients(alphas)
     told = torch.arange(T)
     sx = torch.randn(WAY, 1, SIZE, SIZE)
 
@@ -101,6 +117,9 @@ def bench_a(quick: bool) -> dict:
             sample(model, torch.randn(1, P), alphas)
         return run
 
+    def whole_chain(x0):                             # what --compile compiles (WeightDiffusion._chain)
+        return run_chain(net.chain(body(sx).flatten().unsqueeze(0), told).at, x0, coefs)
+
     full = nn.Sequential(Conv4(1, D, track_running_stats=False), nn.Linear(D, WAY))
     phi = {k: v.detach() for k, v in full.named_parameters()}
     y = torch.arange(WAY)
@@ -109,33 +128,53 @@ def bench_a(quick: bool) -> dict:
         return F.cross_entropy(functional_call(full, p, (x,)), yy)
 
     def reptile(steps, kind):
-        if kind == "harness":
-            return lambda: batched_adam(loss, stack_params(phi, 1), lambda s: (sx.unsqueeze(0), y.unsqueeze(0)),
-                                        steps, 1e-3, (0.0, 0.999))
-        return lambda: sequential_adam(loss, stack_params(phi, 1), lambda s: (sx.unsqueeze(0), y.unsqueeze(0)),
-                                       steps, 1e-3, (0.0, 0.999))
+        adam = batched_adam if kind == "harness" else sequential_adam
+        return lambda: adam(loss, stack_params(phi, 1), lambda s: (sx.unsqueeze(0), y.unsqueeze(0)),
+                            steps, 1e-3, (0.0, 0.999))
 
-    out = {"plain_ms": timeit(generate("plain"), 10) * 1e3, "chain_ms": timeit(generate("chain"), 10) * 1e3}
     with torch.no_grad():
         cond = net.chain(torch.randn(1, WAY * D), told).conditioning[0]
         traced = torch.jit.trace(_Denoise(net), (torch.randn(1, P), cond[1], *cond[0]))
-    out["traced_ms"] = timeit(generate("chain", lambda x, c: traced(x, c[1], *c[0])), 10) * 1e3
+    fns = {"plain": generate("plain"), "chain": generate("chain"),
+           "traced": generate("chain", lambda x, c: traced(x, c[1], *c[0])),
+           "reptile5_harness": reptile(5, "harness"), "reptile5_optim": reptile(5, "optim")}
+    out = {"threads": torch.get_num_threads(), "compile_error": None}
     try:
-        compiled = torch.compile(net.denoise, dynamic=False)
-        out["compiled_ms"] = timeit(generate("chain", compiled), 10) * 1e3
+        fast = compiled(whole_chain)
+        with torch.inference_mode():
+            fast(torch.randn(1, P))                  # compiles (10-150 s; inductor caches it on disk)
+        fns["compiled"] = torch.inference_mode()(lambda: fast(torch.randn(1, P)))
     except Exception as err:  # noqa: BLE001  (no C++ compiler, unsupported platform, ...)
-        out["compiled_ms"], out["compile_error"] = None, f"{type(err).__name__}: {str(err)[:80]}"
-    for steps, rep in ((5, 5), (50, 2 if quick else 5)):
-        for kind in ("harness", "optim"):
-            out[f"reptile{steps}_{kind}_ms"] = timeit(reptile(steps, kind), rep) * 1e3
+        out["compile_error"] = f"{type(err).__name__}: {str(err)[:80]}"
+    med = interleaved(fns, 3 if quick else 9, 3)
+    out.update({f"{k}_ms": v for k, v in med.items()})
+    out.setdefault("compiled_ms", None)
+    for kind in ("harness", "optim"):
+        out[f"reptile50_{kind}_ms"] = timeit(reptile(50, kind), 2 if quick else 5) * 1e3
+    for steps in (5, 50):
         out[f"reptile{steps}_ms"] = min(out[f"reptile{steps}_harness_ms"], out[f"reptile{steps}_optim_ms"])
     out["generate_ms"] = out["chain_ms"]
-    out["ratio_vs_5"], out["ratio_vs_50"] = out["reptile5_ms"] / out["chain_ms"], out["reptile50_ms"] / out["chain_ms"]
-    out["ratio_plain_vs_5"] = out["reptile5_ms"] / out["plain_ms"]
-    if out["compiled_ms"]:
-        out["ratio_compiled_vs_5"] = out["reptile5_ms"] / out["compiled_ms"]
-    out["ratio_traced_vs_5"] = out["reptile5_ms"] / out["traced_ms"]
+    for k in ("chain", "plain", "traced", "compiled"):
+        out[f"ratio_{k}_vs_5"] = out["reptile5_ms"] / out[f"{k}_ms"] if out[f"{k}_ms"] else None
+    out["ratio_vs_5"], out["ratio_vs_50"] = out["ratio_chain_vs_5"], out["reptile50_ms"] / out["chain_ms"]
+    out["ratio_compiled_vs_50"] = out["reptile50_ms"] / out["compiled_ms"] if out["compiled_ms"] else None
+    torch.set_num_threads(before)
     return out
+
+
+def print_a(a: dict) -> None:
+    comp = (f"{a['compiled_ms']:.2f} ms ({a['ratio_compiled_vs_5']:.1f}x)" if a["compiled_ms"]
+            else f"unavailable ({a['compile_error']})")
+    print(f"(a) {a['threads']} thread{'s' if a['threads'] > 1 else ''}: generation {a['generate_ms']:.2f} ms/task vs "
+          f"REPTILE 5 steps {a['reptile5_ms']:.2f} ms ({a['ratio_vs_5']:.1f}x), 50 steps {a['reptile50_ms']:.2f} ms "
+          f"({a['ratio_vs_50']:.1f}x)   target >= 5x\n"
+          f"    --compile (the chain compiled whole): {comp}   target >= 5x\n"
+          f"    generation: plain U-Net calls {a['plain_ms']:.2f} ms ({a['ratio_plain_vs_5']:.1f}x), harness "
+          f"(conditioning precomputed) {a['chain_ms']:.2f} ms, U-Net traced by TorchScript "
+          f"{a['traced_ms']:.2f} ms ({a['ratio_traced_vs_5']:.1f}x)\n"
+          f"    REPTILE 5 steps: the harness (batched_adam) {a['reptile5_harness_ms']:.2f} ms, torch.optim.Adam "
+          f"{a['reptile5_optim_ms']:.2f} ms; 50 steps: {a['reptile50_harness_ms']:.2f} / "
+          f"{a['reptile50_optim_ms']:.2f} ms (the ratios use the faster)")
 
 
 def bench_b(quick: bool) -> dict:
@@ -306,17 +345,8 @@ def main(argv=None) -> int:
     if args.records and not args.table:                # a finished run's records: no benchmark to run
         print_split(args.records, stage_split(args.records))
         return 0
-    a = bench_a(args.quick)
-    comp = (f"{a['compiled_ms']:.2f} ms ({a['ratio_compiled_vs_5']:.1f}x)" if a["compiled_ms"]
-            else f"unavailable ({a['compile_error']})")
-    print(f"(a) generation {a['generate_ms']:.2f} ms/task vs REPTILE 5 steps {a['reptile5_ms']:.2f} ms "
-          f"({a['ratio_vs_5']:.1f}x), 50 steps {a['reptile50_ms']:.2f} ms ({a['ratio_vs_50']:.1f}x)   target >= 5x\n"
-          f"    generation: plain U-Net calls {a['plain_ms']:.2f} ms ({a['ratio_plain_vs_5']:.1f}x), harness "
-          f"(conditioning precomputed) {a['chain_ms']:.2f} ms, + torch.compile {comp}, + TorchScript trace "
-          f"{a['traced_ms']:.2f} ms ({a['ratio_traced_vs_5']:.1f}x)\n"
-          f"    REPTILE 5 steps: the harness (batched_adam) {a['reptile5_harness_ms']:.2f} ms, torch.optim.Adam "
-          f"{a['reptile5_optim_ms']:.2f} ms; 50 steps: {a['reptile50_harness_ms']:.2f} / "
-          f"{a['reptile50_optim_ms']:.2f} ms (the ratios use the faster)")
+    for threads in (None, 1):                         # as set (2 here), and one thread as the tables time it
+        print_a(bench_a(args.quick, threads))
     b = bench_b(args.quick)
     print(f"(b) weight preparation of 1024 tasks: batched {b['batched_s']:.2f} s vs per-task loop "
           f"{b['loop_s_extrapolated']:.1f} s (timed on {b['loop_tasks_timed']} tasks, scaled): "

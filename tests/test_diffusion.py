@@ -266,3 +266,44 @@ def test_forward_copies_matches_vmap(aligned):
         calls.clear()
     a, b = (torch.tensor([row[2] for row in c]) for c in curves)
     assert len(a) == 16 and not torch.allclose(a[:4], a[-4:]) and torch.allclose(a, b, rtol=1e-3)
+
+
+def test_compiled_generation_matches_the_plain_chain(tmp_path, monkeypatch):
+    """--compile ($MCDI_COMPILE): Mc-Di's one-shot generation as one torch.compile'd function (the
+    conditioning, T U-Net calls and updates; sampler.run_chain) gives the plain chain's heads to float
+    tolerance; the chain states and respaced chains keep the plain path. Skipped without a C++ compiler."""
+    import shutil
+    from benchmark.cells import Cell
+    from benchmark.context import Context
+    from methods import get_method
+    from methods.diffusion.sampler import chain_coefficients, run_chain
+    if shutil.which("c++") is None and shutil.which("g++") is None:
+        pytest.skip("torch.compile's CPU backend needs a C++ compiler")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    torch.manual_seed(0)
+    way, d, E = 5, 4, 16
+    ctx = Context.build(Cell("t", "mc-di", "synthetic", way, 1, 0, "smoke"), None, tmp_path)
+    m = get_method("mc-di")(ctx, channels=4, cond_dim=8, steps=6, grid=6)
+    P = way * d + way
+    m._normalise_fit(torch.randn(E, 3, P), torch.randn(E, way, d))
+    m._build(P, way * d)
+    for p in m.net.parameters():                    # a non-trivial network (the output layer starts at zero)
+        p.data.normal_(0, 0.3)
+    m.net.eval()
+    protos = torch.randn(2, way, d)
+    x0 = torch.randn(2, P)
+    with torch.no_grad():                           # run_chain is sample() with all T steps, op for op
+        emb = m._emb(protos)
+        assert torch.equal(run_chain(m._eps_model(emb).at, x0, chain_coefficients(m.alphas)),
+                           sample(m._eps_model(emb), x0, m.alphas))
+    monkeypatch.setenv("MCDI_COMPILE", "0")
+    plain = m.generate(protos)
+    monkeypatch.setenv("MCDI_COMPILE", "1")
+    fast = m.generate(protos)
+    assert m._compiled is not None and plain.abs().max() > 0.1
+    assert torch.allclose(fast, plain, rtol=1e-4, atol=1e-5)
+    chain = m.generate(protos, return_chain=True)   # the states: the plain path
+    assert torch.allclose(chain[-1], plain, rtol=1e-5, atol=1e-6)
+    monkeypatch.setenv("MCDI_COMPILE", "yes")
+    with pytest.raises(Exception, match="MCDI_COMPILE must be 0 or 1"):
+        m.generate(protos)

@@ -150,6 +150,22 @@ def test_option_sets_method_hyper_parameters_of_the_rows_that_have_them(tmp_path
     assert sorted(p.name for p in runs.iterdir()) == ["mv-di[steps4]"]      # nothing written by the bad ones
 
 
+def test_compile_is_refused_beside_records_timed_the_other_way(tmp_path, capsys, monkeypatch):
+    """--compile times the generation compiled: one table's records are timed one way (a record says
+    which, ``compiled_sampler``), so a --compile run beside plain records is one clear error."""
+    monkeypatch.setenv("MCDI_COMPILE", "0")          # restored after the test (--compile sets it to 1)
+    grid = Grid("tcomp", methods=["ref-centroid"], datasets=["synthetic"], settings=[(5, 1)], seeds=(0, 1))
+    base = ["--profile", "smoke", "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "--no-progress"]
+    assert grid_main(grid, base + ["--seeds", "0"]) == 0
+    runs = tmp_path / "r/runs/tcomp/smoke/ref-centroid"
+    assert json.loads((runs / "synthetic_5w1s_seed0.json").read_text())["compiled_sampler"] is False
+    capsys.readouterr()
+    assert grid_main(grid, base + ["--compile"]) == 2
+    err = capsys.readouterr().err
+    assert "timed without the compiled sampler" in err and "Traceback" not in err
+    assert sorted(p.name for p in runs.iterdir()) == ["synthetic_5w1s_seed0.json"]   # seed 1 not run
+
+
 def test_set_overrides_label_rows_and_table(tmp_path, capsys):
     grid = Grid("tset", methods=["ref-centroid"], datasets=["synthetic"], settings=[(5, 1)], seeds=(0,))
     base = ["--profile", "smoke", "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "--no-progress"]

@@ -230,4 +230,5 @@ class UNet1D(nn.Module):
                 raise ValueError("a chain model takes one step for the whole batch it was built for")
             return self.denoise(x, per_step[t0])
         eps.conditioning = per_step              # step t's :meth:`condition` output, for other runners of denoise
+        eps.at = lambda x, t: self.denoise(x, per_step[t])   # t a Python int (sampler.run_chain)
         return eps

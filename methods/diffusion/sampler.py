@@ -47,6 +47,44 @@ def respaced(T: int, steps: int) -> list:
     return [int(round(j * T / steps)) for j in range(steps + 1)]
 
 
+def chain_coefficients(alphas: torch.Tensor) -> list:
+    """``[(c1_t, c2_t)]`` with ``x_{t+1} = (x_t - c1_t * eps) / c2_t``: :func:`step`'s constants as
+    Python floats, so that a chain written with them (:func:`run_chain`) holds no tensor-to-number
+    conversion and compiles as one graph.
+
+    Example:
+        >>> from methods.diffusion.schedule import linear_alphas
+        >>> len(chain_coefficients(linear_alphas(4)))
+        4
+    """
+    abar = alpha_bar(alphas)
+    return [((1 - float(a)) / (1 - float(ab)) ** 0.5, float(a) ** 0.5) for a, ab in zip(alphas, abar)]
+
+
+def run_chain(eps_at, x0: torch.Tensor, coefficients: list) -> torch.Tensor:
+    """x_T of the chain above from ``x0``, with ``eps_at(x, t)`` taking the step as a Python int:
+    :func:`sample` with all T steps, the same arithmetic, in a form ``torch.compile`` takes whole
+    (the T denoiser calls and updates of one generation fused into one compiled function).
+
+    Example:
+        >>> from methods.diffusion.schedule import linear_alphas
+        >>> a = linear_alphas(4)
+        >>> run_chain(lambda x, t: torch.zeros_like(x), torch.ones(1, 3), chain_coefficients(a)).shape
+        torch.Size([1, 3])
+    """
+    x = x0
+    for t, (c1, c2) in enumerate(coefficients):
+        x = (x - c1 * eps_at(x, t)) / c2
+    return x
+
+
+def compiled(fn):
+    """``fn`` under ``torch.compile`` for inference on a CPU: static shapes (a new shape compiles
+    anew) and inductor's C++ wrapper, which calls the compiled kernels from C++ rather than Python -
+    for a chain of small kernels that wrapper is most of the gain (reproduce/perf.py, (a))."""
+    return torch.compile(fn, dynamic=False, options={"cpp_wrapper": True})
+
+
 @torch.no_grad()
 def sample(model, x0: torch.Tensor, alphas: torch.Tensor, return_chain: bool = False, steps: int | None = None):
     """Run the chain from ``x0`` (noise); ``model(x, t_tensor)`` predicts eps.
