@@ -146,6 +146,12 @@ def bench_a(quick: bool, threads: int | None = None) -> dict:
         fns["compiled"] = torch.inference_mode()(lambda: fast(torch.randn(1, P)))
     except Exception as err:  # noqa: BLE001  (no C++ compiler, unsupported platform, ...)
         out["compile_error"] = f"{type(err).__name__}: {str(err)[:80]}"
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:     # the work, apart from how fast it runs
+        whole_chain(torch.randn(1, P))
+    out["generate_mflop"] = fc.get_total_flops() / 1e6
+    with FlopCounterMode(display=False) as fc:
+        reptile(5, "optim")()
+    out["reptile5_mflop"] = fc.get_total_flops() / 1e6
     med = interleaved(fns, 3 if quick else 9, 3)
     out.update({f"{k}_ms": v for k, v in med.items()})
     out.setdefault("compiled_ms", None)
@@ -169,6 +175,8 @@ def print_a(a: dict) -> None:
           f"REPTILE 5 steps {a['reptile5_ms']:.2f} ms ({a['ratio_vs_5']:.1f}x), 50 steps {a['reptile50_ms']:.2f} ms "
           f"({a['ratio_vs_50']:.1f}x)   target >= 5x\n"
           f"    --compile (the chain compiled whole): {comp}   target >= 5x\n"
+          f"    work: generation {a['generate_mflop']:.0f} MFLOP vs REPTILE 5 steps {a['reptile5_mflop']:.0f} MFLOP "
+          f"({a['reptile5_mflop'] / a['generate_mflop']:.1f}x: the ratio at equal FLOP/s)\n"
           f"    generation: plain U-Net calls {a['plain_ms']:.2f} ms ({a['ratio_plain_vs_5']:.1f}x), harness "
           f"(conditioning precomputed) {a['chain_ms']:.2f} ms, U-Net traced by TorchScript "
           f"{a['traced_ms']:.2f} ms ({a['ratio_traced_vs_5']:.1f}x)\n"
