@@ -81,7 +81,15 @@ def run_chain(eps_at, x0: torch.Tensor, coefficients: list) -> torch.Tensor:
 def compiled(fn):
     """``fn`` under ``torch.compile`` for inference on a CPU: static shapes (a new shape compiles
     anew) and inductor's C++ wrapper, which calls the compiled kernels from C++ rather than Python -
-    for a chain of small kernels that wrapper is most of the gain (reproduce/perf.py, (a))."""
+    for a chain of small kernels that wrapper is most of the gain (reproduce/perf.py, (a)).
+
+    Example (compiles on its first call, seconds to minutes; needs a C++ compiler):
+        >>> from methods.diffusion.schedule import linear_alphas
+        >>> coefs = chain_coefficients(linear_alphas(4))
+        >>> fast = compiled(lambda x: run_chain(lambda y, t: 0.1 * y, x, coefs))
+        >>> fast(torch.ones(1, 3)).shape  # doctest: +SKIP
+        torch.Size([1, 3])
+    """
     return torch.compile(fn, dynamic=False, options={"cpp_wrapper": True})
 
 
