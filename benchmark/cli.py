@@ -22,7 +22,7 @@ from .config import PROFILES, ConfigError, cache_root, compile_sampler, data_roo
 from .data import DataCorruptError, DataMissingError
 from .runner import run_grid
 from .sweep import EXECUTORS, ExecutorOptions, print_status, submit_grid, sweep_status
-from .tables import build_table, load_records, write_table
+from .tables import build_table, latency_note, load_records, write_table
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -341,7 +341,8 @@ def grid_main(grid: Grid, argv=None) -> int:
             stem = stem.with_name(f"{stem.name}_{tag}")
         if not args.allow_shrink:
             check_not_shrinking(df, Path(f"{stem}.csv"))
-        csv_path, tex_path = write_table(df, stem, grid.caption, grid.latency)
+        csv_path, tex_path = write_table(df, stem, grid.caption, grid.latency,
+                                         latency_note(records, "task" if grid.latency == "per-task" else "query sample"))
     except (UnknownMethodError, ConfigError, DataMissingError, DataCorruptError, CorruptRecordError,
             FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -52,6 +52,23 @@ def latency_key(records: list) -> str:
     return "latency_cpu_ms" if records and all("latency_cpu_ms" in r for r in records) else "latency_ms"
 
 
+def latency_note(records: list, per: str = "query sample") -> str:
+    """What a table's latency column measures, for its caption: :func:`latency_key`'s measure, and
+    whether the diffusion methods' generation was timed compiled (``--compile``; one table is timed
+    one way, :func:`benchmark.cli.check_one_sampler_path`). ``per``: "query sample", or "task" (Table 5).
+
+    Example:
+        >>> latency_note([{"latency_ms": 2.0, "latency_cpu_ms": 1.5, "compiled_sampler": False}])
+        "Latency: the adaptation's thread CPU time, per query sample."
+        >>> latency_note([{"latency_ms": 2.0, "compiled_sampler": True}])
+        "Latency: the adaptation's wall time, per query sample; generation compiled (--compile)."
+    """
+    what = "thread CPU time" if latency_key(records) == "latency_cpu_ms" else "wall time"
+    compiled = bool(records) and all(r.get("compiled_sampler") for r in records)
+    return f"Latency: the adaptation's {what}, per {per}" + \
+        ("; generation compiled (--compile)." if compiled else ".")
+
+
 def records_frame(records: list, by_body: bool = False) -> pd.DataFrame:
     """One row per cell record (``by_body``: one column per body, see :func:`column`); the
     ``latency_ms`` column holds :func:`latency_key`'s measure (named in ``df.attrs``)."""
@@ -309,13 +326,16 @@ def plot_table(df: pd.DataFrame, path: Path, title: str) -> Path:
     return save_figure(fig, path)
 
 
-def write_table(df: pd.DataFrame, out_stem: Path, caption: str, latency: str = "per-sample") -> tuple:
-    """Write ``<stem>.csv`` and ``<stem>.tex``; returns their paths."""
+def write_table(df: pd.DataFrame, out_stem: Path, caption: str, latency: str = "per-sample",
+                note: str = "") -> tuple:
+    """Write ``<stem>.csv`` and ``<stem>.tex`` (its caption followed by ``note``, e.g.
+    :func:`latency_note`), and ``<stem>.png`` where any cell has records; returns the first two paths."""
     csv_path, tex_path = Path(f"{out_stem}.csv"), Path(f"{out_stem}.tex")
     cols = ["method", "dataset", "way", "shot", "n_seeds", "acc_mean", "acc_std", "ci95_mean", "latency_ms",
             "paper_acc_mean", "paper_acc_std", "paper_latency_ms", "status"]
     write_text_atomic(df[cols].round(4).to_csv(index=False), csv_path)
-    write_text_atomic(to_latex(df, caption, f"tab:{Path(out_stem).name}", latency=latency), tex_path)
+    write_text_atomic(to_latex(df, f"{caption} {note}".strip(), f"tab:{Path(out_stem).name}", latency=latency),
+                      tex_path)
     if (df["n_seeds"] > 0).any():
         plot_table(df, Path(f"{out_stem}.png"), caption.replace("\\%", "%"))
     return csv_path, tex_path

@@ -159,6 +159,8 @@ def test_compile_is_refused_beside_records_timed_the_other_way(tmp_path, capsys,
     assert grid_main(grid, base + ["--seeds", "0"]) == 0
     runs = tmp_path / "r/runs/tcomp/smoke/ref-centroid"
     assert json.loads((runs / "synthetic_5w1s_seed0.json").read_text())["compiled_sampler"] is False
+    caption = next(ln for ln in (tmp_path / "r/tcomp_smoke.tex").read_text().splitlines() if "caption" in ln)
+    assert "Latency: the adaptation's thread CPU time, per query sample." in caption and "--compile" not in caption
     capsys.readouterr()
     assert grid_main(grid, base + ["--compile"]) == 2
     err = capsys.readouterr().err
