@@ -101,8 +101,9 @@ def parser(grid: Grid) -> argparse.ArgumentParser:
                         "are labelled with them and the table goes to <table>[_<profile>]_<tag>")
     p.add_argument("--compile", action="store_true",
                    help="time the diffusion methods' generation compiled whole (torch.compile, C++ wrapper; "
-                        "$MCDI_COMPILE): the same numbers, less latency; needs a C++ compiler. One table is "
-                        "timed one way: use another --results folder than the other way's records")
+                        "$MCDI_COMPILE): the same numbers, less latency; needs a C++ compiler; the other methods run as "
+                        "always (no latency verdicts in REPORT.md). One table is timed one way: use another "
+                        "--results folder than the other way's records")
     p.add_argument("--option", nargs="+", default=[], metavar="KEY=VALUE", dest="hp_options",
                    help="method hyper-parameters, e.g. --option prep_max_steps=200: only the rows whose method "
                         "has them run; labelled and tabled as with --set")

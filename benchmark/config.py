@@ -43,7 +43,9 @@ def compile_sampler() -> bool:
     default off. The same computation (the same numbers to float rounding; tests/test_diffusion.py),
     about 2x less latency on a CPU (reproduce/perf.py, (a)); it needs a C++ compiler, and the first
     call of each shape compiles for 10-150 s (cached on disk by inductor), counted in no latency.
-    A record says which path it timed (``compiled_sampler``).
+    A record says which path it timed (``compiled_sampler``). Only the methods whose network is the
+    plain U-Net compile (Mc-Di, Mv-Di, Tw-Di, Lt-Di, Lv-Di, OCD); the others run as always, so REPORT.md
+    judges no latency claim of a table timed this way.
 
     Example:
         >>> compile_sampler() in (True, False)

@@ -207,7 +207,10 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None) -> 
                 verdicts.append(_claim_row(lines, claim, col, a, b, d, gap, fmt_ep(d)))
             if pairs == "best" and verdicts:
                 lines.append(_overall_row(claim, col, verdicts))
-    if spec.latency_claim and ours in methods_here:
+    if spec.latency_claim and ours in methods_here and any(r.get("compiled_sampler") for r in records):
+        lines.append(f"| {spec.latency_claim} | all | -- | -- | -- | not judged: the generation was timed compiled "
+                     f"(--compile), the other methods were not |")
+    elif spec.latency_claim and ours in methods_here:
         claim = spec.latency_claim
         others = sorted(m for m in methods_here if m != ours and not is_reference(m))
         for col in cols:
