@@ -192,6 +192,9 @@ def lines_by(df: pd.DataFrame, x: str, y: str, series: str, panel: str, path: Pa
             ax.axvline(mark_x, color="red", ls="--", lw=1, label=f"default ({mark_x})")
         if logy:
             ax.set_yscale("log")
+        xs = sorted(set(sub[x]))
+        if len(xs) <= 12 and all(float(v).is_integer() for v in xs):
+            ax.set_xticks(xs)                           # a few whole-number settings (k, T, shots): those ticks
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(str(p), fontsize=9)
@@ -380,6 +383,7 @@ def draw_vanilla_vs_local(spec, records, stem):
         axr.axvline(20, color="red", ls="--", lw=1, label="trained T = 20")
         axr.set(xlabel="diffusion steps used at inference", ylabel="test MSE to theta_M", yscale="log",
                 title=f"{d} 5-way 1-shot: MSE vs inference steps")
+        axr.set_xticks(sorted(set(right.loc[right["Dataset"] == d, "steps"].astype(int))))   # the steps measured
         axl.legend(fontsize=8)
         axr.legend(fontsize=8)
     _suptitle(fig, f"{spec.title} (mean over seeds, band: min-max)", 10)
