@@ -281,14 +281,16 @@ def preflight(cells: list, data_root, cache_dir) -> dict:
 def same_cell_elsewhere(cell: Cell, results_dir) -> Path | None:
     """A finished record of the same computation under another table: the same cell but for the
     table, *and* the same hyper-parameters and pipeline settings as this cell would run with now
-    (a record made under superseded defaults is never reused)."""
+    (a record made under superseded defaults is never reused), its latency timed the same way
+    (``--compile`` or not)."""
     rel = cell.record_path(results_dir).relative_to(Path(results_dir) / "runs" / cell.table)
     hp, settings = expected_config(cell)
     for p in sorted((Path(results_dir) / "runs").glob(f"*/{glob.escape(rel.as_posix())}")):  # rows may hold [...]
         rec = load_record(p)
         other = Cell.from_json(rec["cell"])
         if other.table != cell.table and replace(other, table=cell.table) == cell \
-                and _same_json(rec.get("hparams"), hp) and _same_json(rec.get("settings"), settings):
+                and _same_json(rec.get("hparams"), hp) and _same_json(rec.get("settings"), settings) \
+                and bool(rec.get("compiled_sampler", False)) == compile_sampler():   # latency timed the same way
             return p
     return None
 

@@ -102,6 +102,17 @@ def test_identical_cell_of_another_table_is_reused(tmp_path):
     assert rb["cell"]["table"] == "table1" and b.record_path(tmp_path / "r").exists()
 
 
+def test_twin_timed_the_other_way_is_not_reused(tmp_path, monkeypatch):
+    """A --compile run does not copy a twin whose latency was timed without it (nor the reverse)."""
+    from benchmark.runner import same_cell_elsewhere
+    monkeypatch.setenv("MCDI_COMPILE", "0")
+    run_cell(Cell("table3", "ref-centroid", "synthetic", 5, 1, 0, "smoke"), None, tmp_path / "c", tmp_path / "r")
+    b = Cell("table1", "ref-centroid", "synthetic", 5, 1, 0, "smoke")
+    assert same_cell_elsewhere(b, tmp_path / "r") is not None
+    monkeypatch.setenv("MCDI_COMPILE", "1")
+    assert same_cell_elsewhere(b, tmp_path / "r") is None
+
+
 def test_record_made_under_other_defaults_is_not_reused(tmp_path):
     """A twin record whose hyper-parameters or settings differ from what the cell would run with now
     (superseded defaults) is not copied: the cell is computed."""
