@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import time
 import uuid
@@ -33,7 +34,7 @@ from pathlib import Path
 import submitit
 
 from .cells import load_record
-from .config import ConfigError
+from .config import ConfigError, compile_sampler
 from .runner import _body_job, _training_group, _uses_body, run_cell, split_available, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,9 @@ class CellsJob(submitit.helpers.Checkpointable):
     """One array task: run a group of cells in order (each writes its record). On preemption or
     a time limit submitit requeues it with the same arguments; the meta-training resumes."""
 
-    def __call__(self, cells, data_root, cache_dir, results_dir, device, force):
+    def __call__(self, cells, data_root, cache_dir, results_dir, device, force, compiled=False):
         datasets: dict = {}                    # threads: run_cell uses $MCDI_THREADS (default 1)
+        os.environ["MCDI_COMPILE"] = "1" if compiled else "0"   # --compile, whatever the node's environment
         return [(str(c), run_cell(c, data_root, cache_dir, results_dir, device, force, False, datasets)["acc"])
                 for c in cells]
 
@@ -164,7 +166,7 @@ def submit_grid(cells: list, data_root, cache_dir, results_dir, device: str, for
                     raise RuntimeError(f"pretraining the body for {a[0]} failed: {r}") from r
         n = len(groups)
         jobs = ex.map_array(CellsJob(), groups, [data_root] * n, [cache_dir] * n, [results_dir] * n,
-                            [device] * n, [force] * n)
+                            [device] * n, [force] * n, [compile_sampler()] * n)
         spath = state_path(results_dir, table, profile)
         state = _load_state(spath)
         state["submissions"].append({"id": sub_id, "executor": opts.kind, "folder": str(folder),
