@@ -254,6 +254,8 @@ def _table5_claims(records, spec: ReportSpec, cols, have: set, pacc: dict, plat:
             vd = speedup_verdict(r, factor)
             if vd == "reproduced" and parity.get((col, a, b)) == "not reproduced":   # the claim is both at once
                 vd = "faster, at accuracy not comparable"
+            elif vd == "reproduced" and parity.get((col, a, b)) != "reproduced":
+                vd = "faster, comparable accuracy not shown"
             lines.append(f"| {claim} (latency) | {dataset_name(col[0])} ({col[1]},{col[2]}) | "
                          f"{display_name(b)} / {display_name(*a)} | {r['n_seeds']} | {fmt_ratio(r)} | -- | "
                          f"{'--' if math.isnan(pr) else f'{pr:.2f}x'} | {vd} |")
@@ -264,7 +266,9 @@ def _table5_claims(records, spec: ReportSpec, cols, have: set, pacc: dict, plat:
                      "geometric mean over seeds of B's latency / A's (95% t interval on the log ratios), reproduced "
                      "if the interval lies at or above the paper's factor, not reproduced if below it; the paper's "
                      "column gives its own ratio. The paper claims both at once: a speed-up whose accuracy is "
-                     "not comparable (that pair's first verdict) reads \"faster, at accuracy not comparable\".")
+                     "not comparable (that pair's first verdict) reads \"faster, at accuracy not comparable\", "
+                     "one whose accuracy comparison is inconclusive \"faster, comparable accuracy not shown\"; "
+                     "only a speed-up at accuracy shown comparable reads \"reproduced\".")
     return lines
 
 

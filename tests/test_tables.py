@@ -129,4 +129,11 @@ def test_report_table5_claims_parity_and_speedup():
     assert lines["LoRA / Mc-Di|speed"].rstrip(" |").endswith("faster, at accuracy not comparable")   # 4000x, at 60%
     assert "| 4.04e+03x [" in lines["LoRA / Mc-Di|speed"]
     assert "| 4.3" in lines["LoRA / Mc-Di [ft]|speed"] and "| -- | -- |" in lines["LoRA / Mc-Di [ft]|speed"]  # the paper: no MRPC latency
-    assert lines["LoRA / Mc-Di [ft]|speed"].rstrip(" |").endswith("reproduced")
+    # 4.4x, but its accuracy is only level within a wide interval: the claim (both at once) is not shown
+    assert lines["LoRA / Mc-Di [ft]|speed"].rstrip(" |").endswith("faster, comparable accuracy not shown")
+    for r in recs:                                  # the [ft] row shown comparable (within the paper's gap): reproduced
+        if r["cell"]["variant"] == "ft":
+            r["acc"] = 71.5 + r["cell"]["seed"] % 2     # LoRA's + 0.5 in every seed
+    text = "\n".join(table_section("table5", recs, REPORT_TABLES["table5"]))
+    ft = [ln for ln in text.splitlines() if ln.startswith("| Mc-Di") and "LoRA / Mc-Di [ft]" in ln][0]
+    assert ft.rstrip(" |").endswith("| reproduced")
