@@ -258,10 +258,10 @@ def check_one_sampler_path(records: list, compiled: bool) -> None:
     """
     other = [r for r in records if bool(r.get("compiled_sampler", False)) != compiled]
     if other:
-        raise ConfigError(f"{len(other)} of this table's records were timed "
-                          f"{'without' if compiled else 'with'} the compiled sampler"
-                          f"{'' if compiled else ' (--compile)'}; one table's latencies are timed one way: "
-                          f"run {'without' if not compiled else 'with'} --compile, or pass another --results folder")
+        theirs, ours = ("without", "with") if compiled else ("with", "without")
+        raise ConfigError(f"{len(other)} of this table's records were timed {theirs} the compiled sampler (--compile); "
+                          f"one table's latencies are timed one way: run {theirs} --compile, or pass another "
+                          f"--results folder than theirs for the run {ours} it")
 
 
 def grid_main(grid: Grid, argv=None) -> int:

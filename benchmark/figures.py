@@ -176,6 +176,13 @@ def _band(ax, a: pd.DataFrame, x: str, y: str, label: str, log: bool = False, ma
     ax.fill_between(a[x], lo, hi, alpha=0.2)
 
 
+def _whole_ticks(ax, values) -> None:
+    """A few whole-number settings on the x axis (k, T, steps, shots): a tick at each, not at 2.5, 7.5."""
+    xs = sorted(set(values))
+    if len(xs) <= 12 and all(float(v).is_integer() for v in xs):
+        ax.set_xticks(xs)
+
+
 def lines_by(df: pd.DataFrame, x: str, y: str, series: str, panel: str, path: Path, title: str,
              xlabel: str, ylabel: str, mark_x=None, logy: bool = False, order=None) -> Path:
     """One panel per value of ``panel``, one line (mean ± std band over seeds) per ``series`` (in
@@ -192,9 +199,7 @@ def lines_by(df: pd.DataFrame, x: str, y: str, series: str, panel: str, path: Pa
             ax.axvline(mark_x, color="red", ls="--", lw=1, label=f"default ({mark_x})")
         if logy:
             ax.set_yscale("log")
-        xs = sorted(set(sub[x]))
-        if len(xs) <= 12 and all(float(v).is_integer() for v in xs):
-            ax.set_xticks(xs)                           # a few whole-number settings (k, T, shots): those ticks
+        _whole_ticks(ax, sub[x])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(str(p), fontsize=9)
@@ -383,7 +388,7 @@ def draw_vanilla_vs_local(spec, records, stem):
         axr.axvline(20, color="red", ls="--", lw=1, label="trained T = 20")
         axr.set(xlabel="diffusion steps used at inference", ylabel="test MSE to theta_M", yscale="log",
                 title=f"{d} 5-way 1-shot: MSE vs inference steps")
-        axr.set_xticks(sorted(set(right.loc[right["Dataset"] == d, "steps"].astype(int))))   # the steps measured
+        _whole_ticks(axr, right.loc[right["Dataset"] == d, "steps"])
         axl.legend(fontsize=8)
         axr.legend(fontsize=8)
     _suptitle(fig, f"{spec.title} (mean over seeds, band: min-max)", 10)

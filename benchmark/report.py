@@ -207,7 +207,8 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None) -> 
                 verdicts.append(_claim_row(lines, claim, col, a, b, d, gap, fmt_ep(d)))
             if pairs == "best" and verdicts:
                 lines.append(_overall_row(claim, col, verdicts))
-    if spec.latency_claim and ours in methods_here and any(r.get("compiled_sampler") for r in records):
+    compiled = any(r.get("compiled_sampler") for r in records)         # --compile: only ours was compiled
+    if spec.latency_claim and ours in methods_here and compiled:
         lines.append(f"| {spec.latency_claim} | all | -- | -- | -- | not judged: the generation was timed compiled "
                      f"(--compile), the other methods were not |")
     elif spec.latency_claim and ours in methods_here:

@@ -25,12 +25,17 @@ import torch
 from .schedule import alpha_bar
 
 
+def _transition(a_t: float, ab_t: float) -> tuple:
+    """``(c1, c2)`` of the transition above, ``x_{t+1} = (x_t - c1 * eps) / c2``."""
+    return (1 - a_t) / (1 - ab_t) ** 0.5, a_t ** 0.5
+
+
 def step(x_t: torch.Tensor, eps_pred: torch.Tensor, t: int, alphas: torch.Tensor,
          abar: torch.Tensor | None = None) -> torch.Tensor:
     """One deterministic transition x_t -> x_{t+1}."""
     abar = alpha_bar(alphas) if abar is None else abar
-    a_t, ab_t = float(alphas[t]), float(abar[t])
-    return (x_t - (1 - a_t) / (1 - ab_t) ** 0.5 * eps_pred) / a_t ** 0.5
+    c1, c2 = _transition(float(alphas[t]), float(abar[t]))
+    return (x_t - c1 * eps_pred) / c2
 
 
 def respaced(T: int, steps: int) -> list:
@@ -57,8 +62,7 @@ def chain_coefficients(alphas: torch.Tensor) -> list:
         >>> len(chain_coefficients(linear_alphas(4)))
         4
     """
-    abar = alpha_bar(alphas)
-    return [((1 - float(a)) / (1 - float(ab)) ** 0.5, float(a) ** 0.5) for a, ab in zip(alphas, abar)]
+    return [_transition(float(a), float(ab)) for a, ab in zip(alphas, alpha_bar(alphas))]
 
 
 def run_chain(eps_at, x0: torch.Tensor, coefficients: list) -> torch.Tensor:
