@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmark.cells import Cell
-from benchmark.figures import FIGURES, _cell_label, cell_frame, figure_main, figure_row, trace_frame
+from benchmark.figures import FIGURES, _cell_label, cell_frame, figure_main, figure_row, figure_section, trace_frame
 from benchmark.runner import run_cell, trained_method, validate_cell
 from methods.diffusion.sampler import respaced, sample
 from methods.diffusion.schedule import alpha_bar, make_alphas
@@ -89,6 +89,12 @@ def test_heatmap_cells_with_fewer_seeds_say_so_instead_of_a_zero_std():
     assert _cell_label(91.94, 1.23, 3, 5) == "91.9\n±1.2\n(3 seeds)"
     assert _cell_label(91.94, 1.23, 5, 5) == "91.9\n±1.2"
     assert _cell_label(float("nan"), float("nan"), float("nan"), 5) == ""
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_a_figure_without_records_says_so_in_its_report_section(name):
+    lines = figure_section(name, [], FIGURES[name])
+    assert "(not enough records for a paired comparison yet)" in lines
 
 
 @pytest.mark.parametrize("script", FIGURE_SCRIPTS)
