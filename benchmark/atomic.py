@@ -26,7 +26,18 @@ def _umask() -> int:
 
 
 def atomic_write(path: Path | str, write: Callable[[str], object]) -> None:
-    """Call ``write(tmp_path)`` and rename the result onto ``path`` (parents created)."""
+    """Call ``write(tmp_path)`` and rename the result onto ``path`` (parents created).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "x.txt"
+        >>> atomic_write(path, lambda tmp: 1 / 0)               # a write that fails half-way
+        Traceback (most recent call last):
+        ...
+        ZeroDivisionError: division by zero
+        >>> path.exists(), list(path.parent.iterdir())          # neither the file nor a temp file is left
+        (False, [])
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
@@ -41,13 +52,40 @@ def atomic_write(path: Path | str, write: Callable[[str], object]) -> None:
 
 
 def write_text_atomic(text: str, path: Path | str) -> None:
+    """Write ``text`` to ``path`` with :func:`atomic_write`.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "notes" / "a.txt"
+        >>> write_text_atomic("done\\n", path)
+        >>> path.read_text()
+        'done\\n'
+    """
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def write_json_atomic(obj, path: Path | str) -> None:
+    """Write ``obj`` to ``path`` as JSON (indented, keys sorted, a final newline) with :func:`atomic_write`.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "r.json"
+        >>> write_json_atomic({"b": 1, "a": 2}, path)
+        >>> path.read_text()
+        '{\\n "a": 2,\\n "b": 1\\n}\\n'
+    """
     write_text_atomic(json.dumps(obj, indent=1, sort_keys=True) + "\n", path)
 
 
 def atomic_torch_save(obj, path: Path | str) -> None:
+    """``torch.save(obj, path)`` through :func:`atomic_write`.
+
+    Example:
+        >>> import tempfile, torch
+        >>> path = Path(tempfile.mkdtemp()) / "t.pt"
+        >>> atomic_torch_save({"w": torch.arange(3)}, path)
+        >>> torch.load(path)["w"].tolist()
+        [0, 1, 2]
+    """
     import torch
     atomic_write(path, lambda tmp: torch.save(obj, tmp))

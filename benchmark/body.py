@@ -31,7 +31,15 @@ log = logging.getLogger(__name__)
 
 
 def augment(x: torch.Tensor, g: torch.Generator, flip: bool) -> torch.Tensor:
-    """Random horizontal flips (RGB data) - the body pretraining augmentation."""
+    """Random horizontal flips (RGB data) - the body pretraining augmentation.
+
+    Example:
+        >>> x = torch.arange(4.0).view(1, 1, 1, 4).repeat(4, 1, 1, 1)           # 4 RGB-like images, one row each
+        >>> augment(x, torch.Generator().manual_seed(0), flip=True)[:, 0, 0].tolist()
+        [[3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 2.0, 3.0], [3.0, 2.0, 1.0, 0.0], [3.0, 2.0, 1.0, 0.0]]
+        >>> augment(x, torch.Generator().manual_seed(0), flip=False) is x          # grey-scale data: never flipped
+        True
+    """
     if not flip:
         return x
     mask = torch.rand(len(x), generator=g) < 0.5
@@ -41,7 +49,18 @@ def augment(x: torch.Tensor, g: torch.Generator, flip: bool) -> torch.Tensor:
 def pretrain_body(ds, backbone: str, width: int, epochs: int, batch: int, lr: float, seed: int,
                   device: str | torch.device = "cpu", progress: bool = False) -> nn.Module:
     """Train ``backbone`` + a linear classifier over all meta-train classes (cross-entropy,
-    SGD momentum 0.9, weight decay 5e-4, cosine learning rate), return the body in eval mode."""
+    SGD momentum 0.9, weight decay 5e-4, cosine learning rate), return the body in eval mode.
+
+    Example:
+        >>> from benchmark.data import FewShotDataset, ImageSplit
+        >>> g = torch.Generator().manual_seed(0)
+        >>> images = torch.randint(0, 256, (20, 1, 16, 16), dtype=torch.uint8, generator=g)        # 4 classes x 5
+        >>> train = ImageSplit(images, torch.arange(4).repeat(5))
+        >>> ds = FewShotDataset("tiny", {"train": train}, mean=(0.5,), std=(0.25,))
+        >>> body = pretrain_body(ds, "conv4", width=4, epochs=1, batch=10, lr=0.01, seed=0)
+        >>> body.training, body(ds.normalize(images[:3])).shape
+        (False, torch.Size([3, 4]))
+    """
     torch.manual_seed(seed)
     split = ds.splits["train"]
     body = build_backbone(backbone, ds.channels, width, image_size=split.images.shape[-1])
@@ -76,6 +95,12 @@ def pretrain_body(ds, backbone: str, width: int, epochs: int, batch: int, lr: fl
 
 def body_key(ds_name: str, backbone: str, width: int, image_size: int, epochs: int, seed: int, lr: float,
              batch: int) -> str:
+    """The cache file stem of a body: every setting that determines it (and the thread count if not 1).
+
+    Example:
+        >>> body_key("omniglot", "conv4", 64, 28, 5, 0, 0.05, 128)
+        'body-omniglot-conv4-w64-s28-e5-lr0.05-b128-seed0...'
+    """
     threads = cpu_threads()
     suffix = f"-t{threads}" if threads != 1 else ""        # other thread counts train another body
     return f"body-{ds_name}-{backbone}-w{width}-s{image_size}-e{epochs}-lr{lr}-b{batch}-seed{seed}{suffix}"
@@ -83,7 +108,23 @@ def body_key(ds_name: str, backbone: str, width: int, image_size: int, epochs: i
 
 def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch: int, lr: float, seed: int,
              cache_dir: Path | None, device="cpu", progress=False) -> nn.Module:
-    """Cached :func:`pretrain_body`: loads ``<cache>/bodies/<key>.pt`` if present."""
+    """Cached :func:`pretrain_body`: loads ``<cache>/bodies/<key>.pt`` if present.
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.data import FewShotDataset, ImageSplit
+        >>> g = torch.Generator().manual_seed(0)
+        >>> images = torch.randint(0, 256, (20, 1, 16, 16), dtype=torch.uint8, generator=g)        # 4 classes x 5
+        >>> train = ImageSplit(images, torch.arange(4).repeat(5))
+        >>> ds = FewShotDataset("tiny", {"train": train}, mean=(0.5,), std=(0.25,))
+        >>> cache = Path(tempfile.mkdtemp())
+        >>> trained = get_body(ds, "conv4", 4, 16, epochs=1, batch=10, lr=0.01, seed=0, cache_dir=cache)
+        >>> loaded = get_body(ds, "conv4", 4, 16, epochs=1, batch=10, lr=0.01, seed=0, cache_dir=cache)   # the file
+        >>> [p.name for p in (cache / "bodies").iterdir()]
+        ['body-tiny-conv4-w4-s16-e1-lr0.01-b10-seed0...pt']
+        >>> x = ds.normalize(images[:4]); torch.equal(trained(x), loaded(x))
+        True
+    """
     key = body_key(ds.name, backbone, width, image_size, epochs, seed, lr, batch)
     path = Path(cache_dir) / "bodies" / f"{key}.pt" if cache_dir else None
     body = build_backbone(backbone, ds.channels, width, image_size=image_size)
@@ -108,7 +149,16 @@ def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch:
 @torch.no_grad()
 def compute_features(body: nn.Module, ds, images_u8: torch.Tensor, batch: int = 1024,
                      device="cpu") -> torch.Tensor:
-    """Body features of uint8 images, in eval mode, batched."""
+    """Body features of uint8 images, in eval mode, batched.
+
+    Example:
+        >>> from benchmark.data import FewShotDataset, ImageSplit
+        >>> from benchmark.models.backbones import Conv4
+        >>> images = torch.randint(0, 256, (10, 1, 16, 16), dtype=torch.uint8)
+        >>> ds = FewShotDataset("tiny", {"train": ImageSplit(images, torch.arange(10))}, mean=(0.5,), std=(0.25,))
+        >>> compute_features(Conv4(1, 8), ds, images, batch=4).shape           # 3 batches of at most 4
+        torch.Size([10, 8])
+    """
     body.eval()
     out = [body(ds.normalize(images_u8[i:i + batch]).to(device, memory_format=torch.channels_last)).cpu()
            for i in range(0, len(images_u8), batch)]

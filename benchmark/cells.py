@@ -19,6 +19,19 @@ PIPELINE_KEYS = set(SETTING_RULES)
 
 @dataclass(frozen=True)
 class Cell:
+    """One run of a table's grid (module docstring); ``options`` are hyper-parameter and pipeline-setting
+    overrides (:func:`make_options`).
+
+    Example:
+        >>> c = Cell("table3", "mc-di", "omniglot", 5, 1, 0, "cpu", options=make_options(query=5, lr=0.1))
+        >>> str(c)
+        'table3/cpu/mc-di/omniglot (5,1) seed 0'
+        >>> c.settings_overrides(), c.method_options()
+        ({'query': 5}, {'lr': 0.1})
+        >>> Cell.from_json(c.to_json()) == c
+        True
+    """
+
     table: str
     method: str
     dataset: str
@@ -69,12 +82,29 @@ class Cell:
 
 
 def make_options(**kw) -> tuple:
-    """Hashable, order-independent options for :class:`Cell`."""
+    """Hashable, order-independent options for :class:`Cell`.
+
+    Example:
+        >>> make_options(shot=1, lr=0.1)
+        (('lr', 0.1), ('shot', 1))
+        >>> make_options(lr=0.1, shot=1) == make_options(shot=1, lr=0.1)
+        True
+    """
     return tuple(sorted(kw.items()))
 
 
 class CorruptRecordError(ValueError):
-    """A record file that cannot be read (truncated, edited by hand, not JSON)."""
+    """A record file that cannot be read (truncated, edited by hand, not JSON).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.json"; _ = p.write_text('{"cell": {}}')
+        >>> try:
+        ...     load_record(p)
+        ... except ValueError as exc:                           # a CorruptRecordError is a ValueError
+        ...     print(type(exc).__name__, "(no cell or accuracy)" in str(exc))
+        CorruptRecordError True
+    """
 
 
 def load_record(path: Path) -> dict:

@@ -27,7 +27,21 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 
 def save_checkpoint(method, ctx: Context, path: Path) -> None:
-    """Write ``method`` (meta-trained on ``ctx``) and everything needed to rebuild it to ``path``."""
+    """Write ``method`` (meta-trained on ``ctx``) and everything needed to rebuild it to ``path``.
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.cells import make_options
+        >>> from benchmark.runner import trained_method
+        >>> tiny = make_options(meta_iters=2, body_width=4, selection="last")   # REPTILE, 2 meta-iterations
+        >>> cell = Cell("t", "reptile", "synthetic", 5, 1, 0, "smoke", options=tiny)
+        >>> method, ctx, _, _ = trained_method(cell, None, None)
+        >>> path = Path(tempfile.mkdtemp()) / "reptile.pt"
+        >>> save_checkpoint(method, ctx, path)
+        >>> loaded, ctx2 = load_checkpoint(path)
+        >>> type(loaded).__name__, str(ctx2.cell), ctx2.settings["image_size"]
+        ('Reptile', 't/smoke/reptile/synthetic (5,1) seed 0', 16)
+    """
     uses_body = method.uses_body
     bundle = {
         "format": FORMAT,
@@ -43,7 +57,17 @@ def save_checkpoint(method, ctx: Context, path: Path) -> None:
 
 
 def load_checkpoint(path: Path, device="cpu"):
-    """Rebuild ``(method, ctx)`` from a checkpoint file (no data needed)."""
+    """Rebuild ``(method, ctx)`` from a checkpoint file (no data needed).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "other.pt"
+        >>> torch.save({"weights": torch.zeros(2)}, path)
+        >>> load_checkpoint(path)
+        Traceback (most recent call last):
+        ...
+        benchmark.data.base.DataCorruptError: .../other.pt is not a mcdi-bench-checkpoint/1 file
+    """
     from methods import get_method
     try:
         bundle = torch.load(path, map_location=device, weights_only=False)
@@ -71,7 +95,21 @@ def _images(folder: Path) -> list:
 
 
 def read_user_episode(folder: Path, dataset: FewShotDataset, image_size: int) -> tuple:
-    """``(support_x, support_y, query_x, query_y, classes)`` of one episode folder (normalised images)."""
+    """``(support_x, support_y, query_x, query_y, classes)`` of one episode folder (normalised images).
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.data import synthetic
+        >>> from benchmark.data.fixtures import colour, write_jpg
+        >>> episode = Path(tempfile.mkdtemp()) / "ep0"
+        >>> for part, n in (("support", 1), ("query", 2)):
+        ...     for c, name in enumerate(["cat", "dog"]):
+        ...         for j in range(n):
+        ...             write_jpg(episode / part / name / f"{j}.jpg", colour(c))
+        >>> sx, sy, qx, qy, classes = read_user_episode(episode, synthetic.load(image_size=16), image_size=16)
+        >>> sx.shape, sy.tolist(), qx.shape, qy.tolist(), classes    # RGB 12x12 -> the body's 1x16x16
+        (torch.Size([2, 1, 16, 16]), [0, 1], torch.Size([4, 1, 16, 16]), [0, 0, 1, 1], ['cat', 'dog'])
+    """
     mode = "L" if dataset.channels == 1 else "RGB"
     support, query = folder / "support", folder / "query"
     if not support.is_dir() or not query.is_dir():
@@ -96,6 +134,12 @@ def read_user_episode(folder: Path, dataset: FewShotDataset, image_size: int) ->
 
 
 def export_main(argv=None) -> int:
+    """``python -m benchmark.checkpoint export``: meta-train (or load from the cache) a cell's method and
+    save it with :func:`save_checkpoint` (returns 0); bad input gives status 2 and an ``error:`` line on stderr.
+
+    Example:
+        python -m benchmark.checkpoint export --method reptile --dataset synthetic --profile smoke --out reptile.pt
+    """
     from .runner import trained_method
     p = argparse.ArgumentParser(description="Meta-train (or load from the cache) a cell's method and save it to one file")
     p.add_argument("--method", required=True)

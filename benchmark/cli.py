@@ -29,6 +29,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 @dataclass
 class Grid:
+    """A reproduce script's grid: rows (methods, then variants) x datasets x (way, shot) settings x seeds.
+
+    Example:
+        >>> grid = Grid("table3", methods=["reptile", "mc-di"], datasets=["omniglot"], settings=[(5, 1), (5, 5)])
+        >>> [m for _, m, _ in grid.rows()], len(grid.cells("cpu", seeds=[0]))
+        (['reptile', 'mc-di'], 4)
+    """
     table: str
     methods: list
     datasets: list
@@ -80,6 +87,14 @@ class Grid:
 
 
 def parser(grid: Grid) -> argparse.ArgumentParser:
+    """The command line of a reproduce script running ``grid``.
+
+    Example:
+        >>> grid = Grid("table3", methods=["reptile"], datasets=["omniglot"], settings=[(5, 1)])
+        >>> args = parser(grid).parse_args(["--seeds", "0", "1", "--jobs", "2"])
+        >>> args.profile, args.seeds, args.jobs, args.executor
+        ('cpu', [0, 1], 2, 'inline')
+    """
     p = argparse.ArgumentParser(description=f"Reproduce {grid.table}: {grid.caption}")
     p.add_argument("--profile", default="cpu", choices=PROFILES)
     p.add_argument("--data", help="data root (default: $MCDI_DATA)")
@@ -147,7 +162,15 @@ def parse_overrides(pairs: list, tag: str | None = None) -> tuple:
 
 
 def check_tag(tag: str) -> None:
-    """A run's row and table label: letters, digits, '-', '_' or '.' (one clear error otherwise)."""
+    """A run's row and table label: letters, digits, '-', '_' or '.' (one clear error otherwise).
+
+    Example:
+        >>> check_tag("body_width64-lr0.1")
+        >>> check_tag("wide body")
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: --tag must be letters, digits, '-', '_' or '.', got 'wide body'
+    """
     if not tag.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ConfigError(f"--tag must be letters, digits, '-', '_' or '.', got {tag!r}")
 
@@ -207,12 +230,26 @@ def parse_hp_options(pairs: list, grid: Grid, profile: str, methods=None) -> tup
 
 
 def table_stem(results_dir: Path, table: str, profile: str) -> Path:
-    """``results/<table>`` for the cpu profile, ``results/<table>_<profile>`` otherwise."""
+    """``results/<table>`` for the cpu profile, ``results/<table>_<profile>`` otherwise.
+
+    Example:
+        >>> table_stem("results", "table3", "cpu").as_posix(), table_stem("results", "table3", "paper").as_posix()
+        ('results/table3', 'results/table3_paper')
+    """
     return Path(results_dir) / (table if profile == "cpu" else f"{table}_{profile}")
 
 
 def check_names(grid: Grid, methods, datasets) -> None:
-    """``--methods`` / ``--datasets`` must name rows and datasets of this grid (exact spelling)."""
+    """``--methods`` / ``--datasets`` must name rows and datasets of this grid (exact spelling).
+
+    Example:
+        >>> grid = Grid("table3", methods=["reptile"], datasets=["omniglot"], settings=[(5, 1)])
+        >>> check_names(grid, ["reptile"], ["omniglot"])
+        >>> check_names(grid, None, ["Omniglot"])
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: --datasets: 'Omniglot' is not a dataset of table3; choose from omniglot (...)
+    """
     from methods import get_method
     labels = {m for _, m, _ in grid.rows()} | {v for v, _, _ in grid.rows() if v}
     for m in methods or []:
@@ -226,7 +263,19 @@ def check_names(grid: Grid, methods, datasets) -> None:
 
 
 def check_not_shrinking(df, csv_path: Path) -> None:
-    """Refuse to replace a table by one with fewer measured rows or fewer seeds in a row."""
+    """Refuse to replace a table by one with fewer measured rows or fewer seeds in a row.
+
+    Example:
+        >>> import pandas as pd, tempfile
+        >>> csv = Path(tempfile.mkdtemp()) / "table3.csv"
+        >>> row = {"method": "reptile", "dataset": "omniglot", "way": 5, "shot": 1}
+        >>> pd.DataFrame([{**row, "n_seeds": 5}]).to_csv(csv, index=False)
+        >>> check_not_shrinking(pd.DataFrame([{**row, "n_seeds": 5}]), csv)
+        >>> check_not_shrinking(pd.DataFrame([{**row, "n_seeds": 2}]), csv)
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: .../table3.csv has more measured rows or seeds than the records give now (...
+    """
     import pandas as pd
     if not csv_path.exists():
         return
@@ -270,7 +319,16 @@ def grid_main(grid: Grid, argv=None) -> int:
     Names, options and settings are checked before anything runs; the table is always built from
     every record present for the whole grid (a run restricted by ``--methods``, ``--datasets`` or
     ``--seeds`` adds its cells, it never replaces the others), and never replaces a table that has
-    more measured rows or seeds unless ``--allow-shrink``."""
+    more measured rows or seeds unless ``--allow-shrink``.
+
+    Example:
+        >>> import tempfile
+        >>> grid = Grid("demo", methods=["reptile"], datasets=["synthetic"], settings=[(5, 1)], seeds=(0,))
+        >>> grid_main(grid, ["--status", "--results", tempfile.mkdtemp()])
+        not: 1
+          not submitted               demo/cpu/reptile/synthetic (5,1) seed 0
+        0
+    """
     from methods import UnknownMethodError, registered
     from .cells import CorruptRecordError
     from .runner import preflight, split_available

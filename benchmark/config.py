@@ -19,7 +19,15 @@ PROFILES = ("smoke", "cpu", "paper")
 
 
 class ConfigError(ValueError):
-    """An inconsistent or unknown setting; raised before anything is written."""
+    """An inconsistent or unknown setting; raised before anything is written.
+
+    Example:
+        >>> try:
+        ...     profile_settings("fast", "omniglot")
+        ... except ConfigError as exc:
+        ...     print(exc)
+        unknown profile 'fast'; choose one of smoke, cpu, paper
+    """
 
 
 def data_root(override: str | os.PathLike | None = None) -> Path:
@@ -213,7 +221,16 @@ def parse_setting(key: str, raw) -> object:
 
 
 def check_settings(settings: dict) -> dict:
-    """Check every known pipeline setting of ``settings`` (after overrides); returns it."""
+    """Check every known pipeline setting of ``settings`` (after overrides); returns it.
+
+    Example:
+        >>> check_settings({"body_width": 64, "image_size": 28})
+        {'body_width': 64, 'image_size': 28}
+        >>> check_settings({"body_width": 64, "query": 0})
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: --set query=0: must be >= 1
+    """
     for k, v in settings.items():
         if k in SETTING_RULES:
             parse_setting(k, v)

@@ -28,7 +28,14 @@ def _cell_field(name: str) -> property:
 
 
 class CellFields:
-    """Shorthands for the fields of ``self.cell`` (image and text contexts alike)."""
+    """Shorthands for the fields of ``self.cell`` (image and text contexts alike).
+
+    Example:
+        >>> class Demo(CellFields):
+        ...     cell = Cell("table3", "reptile", "omniglot", 5, 1, 3, "cpu")
+        >>> Demo().way, Demo().shot, Demo().seed, Demo().profile
+        (5, 1, 3, 'cpu')
+    """
 
     way = _cell_field("way")
     shot = _cell_field("shot")
@@ -38,6 +45,16 @@ class CellFields:
 
 @dataclass
 class Context(CellFields):
+    """What a method sees of an image cell (module docstring); made by :meth:`Context.build`.
+
+    Example:
+        >>> ctx = Context.build(Cell("t", "reptile", "synthetic", 5, 1, 0, "smoke"), data_root=None, cache_dir=None)
+        >>> ctx.images("train", torch.arange(3)).shape, ctx.settings["query"]
+        (torch.Size([3, 1, 16, 16]), 15)
+        >>> ctx.test_sampler().episode(0).query.shape                    # 5 ways x 15 queries
+        torch.Size([75])
+    """
+
     cell: Cell
     dataset: object                 # FewShotDataset
     settings: dict

@@ -28,7 +28,12 @@ from .weights import local_targets
 @torch.no_grad()
 def chain_distances(method, ctx, tasks: int = 100, k: int = 3) -> pd.DataFrame:
     """Distances of ``method``'s chain (a :class:`~methods.mcdi.WeightDiffusion`) to each held-out
-    task's local targets at s_i = floor(i*T/k), i = 1..k."""
+    task's local targets at s_i = floor(i*T/k), i = 1..k.
+
+    Example:
+        method, ctx, _, _ = trained_method(Cell("table1", "mc-di", "omniglot", 5, 1, 0, "cpu"), root, cache)
+        chain_distances(method, ctx, tasks=20)   # rows i = 1..k: s_i, mse_to_local_target, mse_to_theta_M, ...
+    """
     from methods.diffusion.schedule import target_steps
     cfg = method.prep_config()
     from methods.prepared import support_heads
@@ -53,6 +58,16 @@ def chain_distances(method, ctx, tasks: int = 100, k: int = 3) -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
+    """Command line: meta-train (or load) each method's cell, print its :func:`chain_distances`; returns 0.
+
+    Example:
+        python -m benchmark.diagnostics --dataset synthetic --profile smoke --methods mc-di mv-di --tasks 10
+
+        >>> main(["--dataset", "synthetic", "--profile", "smoke", "--methods", "maml++"])   # names checked first
+        Traceback (most recent call last):
+        ...
+        methods.UnknownMethodError: unknown method 'maml++'; registered methods: ...
+    """
     from .runner import trained_method
     p = argparse.ArgumentParser(description="Theorem 1 diagnostic: chain vs local targets on held-out tasks")
     p.add_argument("--dataset", default="omniglot")

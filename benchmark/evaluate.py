@@ -23,7 +23,15 @@ from .runner import code_version, write_json_atomic
 
 
 def evaluate_episodes(method, ctx, episodes_dir: Path) -> dict:
-    """Accuracy per episode folder of ``episodes_dir`` and latency per query sample."""
+    """Accuracy per episode folder of ``episodes_dir`` and latency per query sample.
+
+    Example:
+        >>> import tempfile
+        >>> evaluate_episodes(None, None, tempfile.mkdtemp())            # checked before any image is read
+        Traceback (most recent call last):
+        ...
+        benchmark.data.base.DataCorruptError: ...: no episode folders
+    """
     folders = sorted(p for p in Path(episodes_dir).iterdir() if p.is_dir())
     if not folders:
         raise DataCorruptError(f"{episodes_dir}: no episode folders")
@@ -55,6 +63,16 @@ def evaluate_episodes(method, ctx, episodes_dir: Path) -> dict:
 
 
 def main(argv=None) -> int:
+    """Command line: evaluate ``--checkpoint`` on the ``--episodes`` folders, write the record; return the exit code.
+
+    Example:
+        python -m benchmark.evaluate --checkpoint mcdi.pt --episodes DIR --out record.json
+
+        >>> import tempfile, pathlib
+        >>> bad = pathlib.Path(tempfile.mkdtemp()) / "bad.pt"; _ = bad.write_bytes(b"nope")
+        >>> main(["--checkpoint", str(bad), "--episodes", str(bad.parent)])     # stderr: "error: cannot read ..."
+        2
+    """
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--episodes", required=True)

@@ -24,7 +24,12 @@ import torch
 
 
 def mean_ci(accs: torch.Tensor) -> tuple:
-    """Mean accuracy and 95% CI half-width (1.96 * std / sqrt(n), std with ddof=1), in percent."""
+    """Mean accuracy and 95% CI half-width (1.96 * std / sqrt(n), std with ddof=1), in percent.
+
+    Example:
+        >>> mean_ci(torch.tensor([0.8, 0.6, 1.0, 0.6]))
+        (75.0, 18.7...)
+    """
     accs = accs.double()
     n = len(accs)
     std = accs.std(unbiased=True).item() if n > 1 else 0.0
@@ -38,13 +43,31 @@ def _sync(device: torch.device) -> None:
 
 def thread_time_measures(device: torch.device) -> bool:
     """Whether the calling thread's CPU time measures a computation: on a CPU with one torch thread
-    (a cell's default), where every kernel runs on the calling thread."""
+    (a cell's default), where every kernel runs on the calling thread.
+
+    Example:
+        >>> thread_time_measures(torch.device("cuda"))
+        False
+        >>> thread_time_measures(torch.device("cpu")) == (torch.get_num_threads() == 1)
+        True
+    """
     return device.type == "cpu" and torch.get_num_threads() == 1
 
 
 def measure_latency(method, ctx, episodes, split: str = "test") -> dict:
     """Median adapt time per query sample (ms) over ``episodes`` (the first is a warm-up): wall
-    time, and on a CPU with one thread the calling thread's CPU time too."""
+    time, and on a CPU with one thread the calling thread's CPU time too.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> from benchmark.data import EpisodeSampler
+        >>> labels = torch.arange(10).repeat_interleave(20); x = torch.eye(10)[labels]    # a split of 10 classes
+        >>> ctx = NS(device=torch.device("cpu"), images=lambda split, idx: x[idx])
+        >>> protos = NS(adapt=lambda sx, sy: sx, predict=lambda w, q: q @ w.T)           # one-shot prototypes
+        >>> out = measure_latency(protos, ctx, EpisodeSampler(labels, 5, 1, 15, seed=0).episodes(4))
+        >>> out["latency_episodes"], out["latency_ms"] > 0                 # the first episode is a warm-up
+        (3, True)
+    """
     cpu = thread_time_measures(ctx.device)
     times, cpu_times, predict_times = [], [], []
     for j, ep in enumerate(episodes):
@@ -73,7 +96,21 @@ def measure_latency(method, ctx, episodes, split: str = "test") -> dict:
 
 def evaluate(method, ctx, split: str = "test") -> dict:
     """Accuracy over ``settings['test_episodes']`` episodes and latency over ``latency_episodes``
-    (a text cell's context evaluates itself: :meth:`benchmark.text.context.TextContext.evaluate`)."""
+    (a text cell's context evaluates itself: :meth:`benchmark.text.context.TextContext.evaluate`).
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> from benchmark.data import EpisodeSampler
+        >>> labels = torch.arange(10).repeat_interleave(20); x = torch.eye(10)[labels]
+        >>> ctx = NS(device=torch.device("cpu"), images=lambda split, idx: x[idx],
+        ...          settings={"test_episodes": 4, "latency_episodes": 2},
+        ...          test_sampler=lambda: EpisodeSampler(labels, 5, 1, 15, seed=0))
+        >>> method = NS(name="demo", adapt=lambda sx, sy: sx, predict=lambda w, q: q @ w.T,
+        ...             episode_accuracies=lambda split, eps: torch.tensor([1.0, 0.5, 1.0, 0.5]))
+        >>> out = evaluate(method, ctx)
+        >>> out["acc"], out["ci95"], out["episode_acc"], out["query_per_episode"], out["latency_episodes"]
+        (75.0, 28.2902, [100.0, 50.0, 100.0, 50.0], 75, 2)
+    """
     if hasattr(ctx, "evaluate"):
         return ctx.evaluate(method)
     sampler = ctx.test_sampler()

@@ -28,7 +28,21 @@ from .atomic import atomic_torch_save
 
 class ProgressStore:
     """Progress files ``<prefix>.<loop>.progress.pt``; ``resumed`` maps each loop that resumed to the
-    iteration it resumed at."""
+    iteration it resumed at.
+
+    Example:
+        >>> import tempfile
+        >>> store = ProgressStore(Path(tempfile.mkdtemp()) / "cell", every=10)
+        >>> store.load("meta-train") is None                    # nothing saved yet: start from scratch
+        True
+        >>> store.save("meta-train", {"it": 10, "params": torch.zeros(2)})
+        >>> [p.name for p in store.prefix.parent.iterdir()]
+        ['cell.meta-train.progress.pt']
+        >>> store.load("meta-train")["it"], store.resumed
+        (10, {'meta-train': 10})
+        >>> store.clear(); list(store.prefix.parent.iterdir())
+        []
+    """
 
     def __init__(self, prefix: Path | str, every: int = 25):
         self.prefix, self.every, self.resumed = Path(prefix), every, {}
@@ -57,7 +71,28 @@ class ProgressStore:
 @contextmanager
 def resumable(prefix: Path | str | None, every: int = 25):
     """A :class:`ProgressStore` for the block (None when ``prefix`` is None: nothing is saved); its
-    files are removed when the block finishes without an error."""
+    files are removed when the block finishes without an error.
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> with resumable(d / "cell") as store:
+        ...     store.save("train", {"it": 3})
+        ...     raise RuntimeError("killed")
+        Traceback (most recent call last):
+        ...
+        RuntimeError: killed
+        >>> [p.name for p in d.iterdir()]                       # kept for the rerun
+        ['cell.train.progress.pt']
+        >>> with resumable(d / "cell") as store:
+        ...     store.load("train")["it"]
+        3
+        >>> list(d.iterdir())                                   # the rerun finished: cleaned up
+        []
+        >>> with resumable(None) as store:
+        ...     print(store)
+        None
+    """
     store = ProgressStore(prefix, every) if prefix is not None else None
     yield store
     if store is not None:                     # reached only on success: clean up

@@ -45,7 +45,12 @@ REPO = Path(__file__).resolve().parent.parent
 def code_version() -> str:
     """``git describe`` of the harness, with ``-dirty`` if a tracked file outside ``results/`` is
     modified (the reproduce scripts rewrite the generated tables there after every run, which
-    changes no code), or ``unknown``."""
+    changes no code), or ``unknown``.
+
+    Example:
+        >>> code_version() is code_version()        # one git call per process (cached)
+        True
+    """
     try:
         out = subprocess.run(["git", "describe", "--always", "--abbrev=12"], cwd=REPO,
                              capture_output=True, text=True, timeout=10).stdout.strip()
@@ -83,7 +88,13 @@ def training_scope(cell: Cell) -> tuple:
 
 def method_checkpoint_key(cell: Cell, hp: dict, settings: dict) -> str:
     """Cache key of a meta-trained method: everything that determines it (not the table; not what
-    its meta-training does not read, :func:`training_scope`)."""
+    its meta-training does not read, :func:`training_scope`).
+
+    Example:
+        >>> c = Cell("table3", "reptile", "omniglot", 5, 1, 0, "cpu")
+        >>> method_checkpoint_key(c, *expected_config(c))           # REPTILE's training ignores the shot
+        'reptile-omniglot-5wanys-seed0-...'
+    """
     from methods import get_method
     dataset, shot, _ = training_scope(cell)
     hp = {k: v for k, v in hp.items() if k not in get_method(cell.method).TEST_TIME_HP}
@@ -97,12 +108,28 @@ def method_checkpoint_key(cell: Cell, hp: dict, settings: dict) -> str:
 
 
 def build_method(cell: Cell, ctx: Context):
+    """The cell's method built on ``ctx`` with the cell's method options (not meta-trained yet).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> c = Cell("table3", "reptile", "omniglot", 5, 1, 0, "smoke")
+        >>> type(build_method(c, SimpleNamespace(profile="smoke", cell=c))).__name__
+        'Reptile'
+    """
     from methods import get_method
     return get_method(cell.method)(ctx, **cell.method_options())
 
 
 def shared_dataset(cell: Cell, data_root, cache_dir, datasets: dict):
-    """Load ``cell``'s dataset once per (name, image size) across the cells of a grid."""
+    """Load ``cell``'s dataset once per (name, image size) across the cells of a grid.
+
+    Example:
+        >>> datasets = {}
+        >>> ds = shared_dataset(Cell("demo", "reptile", "synthetic", 5, 1, 0, "smoke"), None, None, datasets)
+        >>> again = shared_dataset(Cell("demo", "mc-di", "synthetic", 5, 5, 1, "smoke"), None, None, datasets)
+        >>> again is ds, list(datasets)
+        (True, [('synthetic', 16, None)])
+    """
     s = profile_settings(cell.profile, cell.dataset)
     s.update(cell.settings_overrides())
     key = (cell.dataset, s["image_size"], s.get("transfer_source"))
@@ -113,7 +140,13 @@ def shared_dataset(cell: Cell, data_root, cache_dir, datasets: dict):
 
 @contextmanager
 def torch_threads(n: int):
-    """Run the block with ``n`` torch CPU threads (see :func:`benchmark.config.cpu_threads`)."""
+    """Run the block with ``n`` torch CPU threads (see :func:`benchmark.config.cpu_threads`).
+
+    Example:
+        >>> with torch_threads(1):
+        ...     torch.get_num_threads()
+        1
+    """
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -127,6 +160,12 @@ def trained_method(cell: Cell, data_root, cache_dir, device="cpu", force=False, 
     """The cell's method, meta-trained (or loaded from the cache of meta-trained methods).
 
     Returns ``(method, ctx, meta_train_s, reused)``. Computes with :func:`cpu_threads` threads.
+
+    Example:
+        >>> trained_method(Cell("t", "lora", "synthetic", 5, 1, 0, "smoke"), None, None)   # checked before any work
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: t/smoke/lora/synthetic (5,1) seed 0: lora is a text method for GLUE tasks, but ...
     """
     with torch_threads(cpu_threads()):
         return _trained_method(cell, data_root, cache_dir, device, force, progress, datasets)
@@ -173,7 +212,14 @@ def _trained_method(cell: Cell, data_root, cache_dir, device, force, progress, d
 def method_readings(method) -> dict:
     """The readings of the papers' ambiguities this cell ran with (docs/readings.md): the method's
     own (``readings()``) and, for generators trained on Algorithm 1's heads, the theta_0 reading and
-    the distribution of M."""
+    the distribution of M.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> c = Cell("table5", "lora", "glue-mrpc", 2, 0, 0, "smoke")
+        >>> method_readings(build_method(c, SimpleNamespace(profile="smoke", cell=c)))
+        {'hyper_parameters_from': 'LoRA (Hu et al. 2022) Table 9, ...'}
+    """
     out = dict(method.readings()) if hasattr(method, "readings") else {}
     if hasattr(method, "preparation_summary"):
         out["preparation"] = method.preparation_summary()
@@ -182,7 +228,13 @@ def method_readings(method) -> dict:
 
 def expected_config(cell: Cell) -> tuple:
     """``(hparams, settings)`` the cell will run with, from the registry and the profile alone (no data):
-    what a finished record must hold to stand for this cell."""
+    what a finished record must hold to stand for this cell.
+
+    Example:
+        >>> hp, settings = expected_config(Cell("table3", "reptile", "omniglot", 5, 1, 0, "cpu"))
+        >>> settings["image_size"], settings["test_episodes"], "inner_lr" in hp
+        (28, 600, True)
+    """
     from methods import get_method
     hp = get_method(cell.method).hyper_parameters(cell.profile, cell.dataset, cell.method_options())
     settings = profile_settings(cell.profile, cell.dataset)
@@ -191,6 +243,14 @@ def expected_config(cell: Cell) -> tuple:
 
 
 def json_key(x) -> str:
+    """``x`` as canonical JSON (sorted keys, other values by ``str``): a key for settings and hyper-parameters.
+
+    Example:
+        >>> json_key({"body_width": 64, "image_size": 28}) == json_key({"image_size": 28, "body_width": 64})
+        True
+        >>> json_key({"root": Path("data")})
+        '{"root": "data"}'
+    """
     return json.dumps(x, sort_keys=True, default=str)
 
 
@@ -199,7 +259,15 @@ def _same_json(a, b) -> bool:
 
 
 def assert_finite_state(state, what: str) -> None:
-    """Raise if any floating tensor in a (nested) state dict is NaN/inf."""
+    """Raise if any floating tensor in a (nested) state dict is NaN/inf.
+
+    Example:
+        >>> assert_finite_state({"w": torch.ones(2), "steps": torch.tensor([3])}, "demo")
+        >>> assert_finite_state({"w": torch.ones(2), "opt": [{"m": torch.tensor([float("nan")])}]}, "demo")
+        Traceback (most recent call last):
+        ...
+        FloatingPointError: demo: opt[0].m is non-finite; the training diverged (lower its learning rate), ...
+    """
     def walk(x, name):
         if isinstance(x, torch.Tensor):
             if x.is_floating_point() and not torch.isfinite(x).all():
@@ -217,7 +285,15 @@ def assert_finite_state(state, what: str) -> None:
 def validate_cell(cell: Cell) -> None:
     """Check a cell's method options and pipeline settings without data: an unknown method or
     option, inconsistent settings (e.g. T not divisible by k with strict segments) or an
-    out-of-range value is one :class:`ConfigError` naming the cell."""
+    out-of-range value is one :class:`ConfigError` naming the cell.
+
+    Example:
+        >>> validate_cell(Cell("table3", "reptile", "omniglot", 5, 1, 0, "cpu"))
+        >>> validate_cell(Cell("table3", "reptile", "omniglot", 5, 1, 0, "cpu", options=(("body_width", 0),)))
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: --set body_width=0: must be >= 1
+    """
     from types import SimpleNamespace
 
     from methods import get_method
@@ -241,7 +317,14 @@ def preflight(cells: list, data_root, cache_dir) -> dict:
     """Everything that can be checked before any training, for every cell: options and settings
     (:func:`validate_cell`), and, for each dataset present, that its splits hold the episodes the
     cells ask for (way, shot + query images per class; the validation split too). Returns
-    ``{missing dataset: message}``; raises :class:`ConfigError` / data errors otherwise."""
+    ``{missing dataset: message}``; raises :class:`ConfigError` / data errors otherwise.
+
+    Example:
+        >>> import tempfile
+        >>> cells = [Cell("demo", "reptile", d, 5, 1, 0, "smoke") for d in ("synthetic", "omniglot")]
+        >>> list(preflight(cells, tempfile.mkdtemp(), None))          # an empty data root: omniglot is missing
+        ['omniglot']
+    """
     for c in {(c.method, c.options, c.profile, c.dataset): c for c in cells}.values():
         validate_cell(c)
     todo, missing = split_available(cells, data_root)
@@ -282,7 +365,19 @@ def same_cell_elsewhere(cell: Cell, results_dir) -> Path | None:
     """A finished record of the same computation under another table: the same cell but for the
     table, *and* the same hyper-parameters and pipeline settings as this cell would run with now
     (a record made under superseded defaults is never reused), its latency timed the same way
-    (``--compile`` or not)."""
+    (``--compile`` or not).
+
+    Example:
+        >>> import tempfile
+        >>> res = tempfile.mkdtemp(); a = Cell("table3", "reptile", "omniglot", 5, 1, 0, "cpu")
+        >>> hp, settings = expected_config(a)
+        >>> write_json_atomic({"cell": a.to_json(), "acc": 91.5, "hparams": hp, "settings": settings,
+        ...                    "compiled_sampler": compile_sampler()}, a.record_path(res))
+        >>> same_cell_elsewhere(replace(a, table="table9"), res).relative_to(res).as_posix()
+        'runs/table3/cpu/reptile/omniglot_5w1s_seed0.json'
+        >>> same_cell_elsewhere(replace(a, table="table9", seed=1), res) is None
+        True
+    """
     rel = cell.record_path(results_dir).relative_to(Path(results_dir) / "runs" / cell.table)
     hp, settings = expected_config(cell)
     for p in sorted((Path(results_dir) / "runs").glob(f"*/{glob.escape(rel.as_posix())}")):  # rows may hold [...]
@@ -299,7 +394,15 @@ def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=
              datasets: dict | None = None) -> dict:
     """Run one cell (or return its existing record) and write ``cell.record_path(results_dir)``.
     A per-cell lock makes a second run on the same results folder wait for a cell in progress and
-    then take its record, instead of computing it twice."""
+    then take its record, instead of computing it twice.
+
+    Example:
+        >>> import tempfile
+        >>> res = tempfile.mkdtemp(); c = Cell("demo", "reptile", "synthetic", 5, 1, 0, "smoke")
+        >>> write_json_atomic({"cell": c.to_json(), "acc": 91.5}, c.record_path(res))
+        >>> run_cell(c, None, None, res)["acc"]                     # finished: its record, nothing run
+        91.5
+    """
     path = cell.record_path(results_dir)
     if path.exists() and not force:
         return load_record(path)
@@ -314,7 +417,15 @@ def run_cell(cell: Cell, data_root, cache_dir, results_dir, device="cpu", force=
 
 @contextmanager
 def cell_lock(cell: Cell, results_dir):
-    """An exclusive ``flock`` on ``results/.locks/<record path>.lock`` (released if the process dies)."""
+    """An exclusive ``flock`` on ``results/.locks/<record path>.lock`` (released if the process dies).
+
+    Example:
+        >>> import tempfile
+        >>> res = tempfile.mkdtemp(); c = Cell("table3", "reptile", "omniglot", 5, 1, 0, "cpu")
+        >>> with cell_lock(c, res):
+        ...     (Path(res) / ".locks" / "runs/table3/cpu/reptile/omniglot_5w1s_seed0.lock").exists()
+        True
+    """
     import fcntl
     rel = cell.record_path(results_dir).relative_to(results_dir)
     lock = Path(results_dir) / ".locks" / rel.with_suffix(".lock")
@@ -409,7 +520,16 @@ def _uses_body(cell: Cell) -> bool:
 
 def check_cell_data(cell: Cell, data_root) -> None:
     """Raise :class:`DataMissingError` at once if a dataset the cell reads is absent (a transfer
-    target's meta-training source included)."""
+    target's meta-training source included).
+
+    Example:
+        >>> import tempfile
+        >>> check_cell_data(Cell("demo", "reptile", "synthetic", 5, 1, 0, "smoke"), None)    # generated: no files
+        >>> check_cell_data(Cell("demo", "reptile", "omniglot", 5, 1, 0, "smoke"), tempfile.mkdtemp())
+        Traceback (most recent call last):
+        ...
+        benchmark.data.base.DataMissingError: omniglot: data not found at .../omniglot-py/images_background.zip...
+    """
     if is_text(cell.dataset):
         check_available(cell.dataset, data_root)
         return
@@ -418,7 +538,15 @@ def check_cell_data(cell: Cell, data_root) -> None:
 
 
 def split_available(cells: list, data_root) -> tuple:
-    """``(cells whose dataset is present, {missing dataset: message})``."""
+    """``(cells whose dataset is present, {missing dataset: message})``.
+
+    Example:
+        >>> import tempfile
+        >>> cells = [Cell("demo", "reptile", d, 5, 1, 0, "smoke") for d in ("synthetic", "omniglot")]
+        >>> todo, missing = split_available(cells, tempfile.mkdtemp())
+        >>> [c.dataset for c in todo], list(missing)
+        (['synthetic'], ['omniglot'])
+    """
     todo, missing = [], {}
     for c in cells:
         try:
@@ -433,13 +561,22 @@ def run_grid(cells: list, data_root, cache_dir, results_dir, device="cpu", force
              jobs: int = 1) -> dict:
     """Run every cell; cells whose dataset is missing are reported, not run.
 
-    ``jobs > 1`` runs cells in that many worker processes (one torch thread each): the
+    ``jobs > 1`` runs cells in that many worker processes (``$MCDI_THREADS`` torch threads each, default 1): the
     shared bodies the pending cells need are pretrained first, then the cells, grouped so
     that cells sharing one meta-training (same method, dataset, seed; shot too unless the
     method's training ignores it) run in order in one worker. Every
     cell still writes its own record atomically, so a killed run resumes the same way.
 
     Returns ``{"done": [records], "missing_data": {dataset: message}}``.
+
+    Example:
+        >>> import tempfile
+        >>> res = tempfile.mkdtemp(); finished = Cell("demo", "reptile", "synthetic", 5, 1, 0, "smoke")
+        >>> write_json_atomic({"cell": finished.to_json(), "acc": 91.5}, finished.record_path(res))
+        >>> cells = [finished, Cell("demo", "reptile", "omniglot", 5, 1, 0, "smoke")]
+        >>> out = run_grid(cells, tempfile.mkdtemp(), None, res, progress=False)    # nothing left to run
+        >>> [r["acc"] for r in out["done"]], list(out["missing_data"])
+        ([91.5], ['omniglot'])
     """
     done, datasets = [], {}
     todo, missing = split_available(cells, data_root)

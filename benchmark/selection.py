@@ -49,7 +49,25 @@ def _cpu(state):
 
 
 class Selector:
-    """Scores ``method`` on validation episodes during its training and keeps the best state."""
+    """Scores ``method`` on validation episodes during its training and keeps the best state.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> ctx = NS(split=lambda name: NS(labels=torch.arange(10).repeat_interleave(20)), way=5, shot=1, seed=0,
+        ...          settings={"query": 15}, cell=NS(dataset="synthetic"), _features={})
+        >>> w = torch.zeros(1)                                  # the "model": validation accuracy peaks at w = 2
+        >>> method = NS(ctx=ctx, name="demo", state_dict=lambda: {"w": w.clone()},
+        ...             load_state_dict=lambda s: w.copy_(s["w"]),
+        ...             episode_accuracies=lambda split, eps: torch.full((len(eps),), 0.9 - 0.1 * (w.item() - 2) ** 2))
+        >>> sel = Selector(method, checkpoints=4, episodes=10)
+        >>> for it in range(5):                                 # the training loop: 4 updates
+        ...     if sel.due(it, 4):
+        ...         _ = sel.score(it)
+        ...     _ = w.add_(1)
+        >>> sel.finish()                                        # the best state back
+        >>> sel.curve, sel.best_it, w.item()
+        ([[0, 50.0], [1, 80.0], [2, 90.0], [3, 80.0], [4, 50.0]], 2, 2.0)
+    """
 
     def __init__(self, method, checkpoints: int, episodes: int, restore: bool = True, budget_cpu_s: float = 0.0,
                  mse_episodes: int = 0):

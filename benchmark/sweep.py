@@ -44,6 +44,13 @@ EXECUTORS = ("inline", "local", "slurm")
 
 @dataclass
 class ExecutorOptions:
+    """Where a sweep's job arrays run (``kind``: one of :data:`EXECUTORS`) and each task's resources.
+
+    Example:
+        >>> opts = ExecutorOptions.parse("local", timeout_min=30, mem_gb=None)     # None: the default
+        >>> opts.kind, opts.timeout_min, opts.mem_gb, opts.cpus_per_task
+        ('local', 30, None, 1)
+    """
     kind: str = "inline"
     partition: str | None = None
     gpus_per_node: int = 0
@@ -85,7 +92,13 @@ class ExecutorOptions:
 
 class CellsJob(submitit.helpers.Checkpointable):
     """One array task: run a group of cells in order (each writes its record). On preemption or
-    a time limit submitit requeues it with the same arguments; the meta-training resumes."""
+    a time limit submitit requeues it with the same arguments; the meta-training resumes.
+
+    Example:
+        >>> job = CellsJob()
+        >>> job.checkpoint(["cells"], "data", "cache", "results", "cpu", False).args   # what a requeue reruns
+        (['cells'], 'data', 'cache', 'results', 'cpu', False)
+    """
 
     def __call__(self, cells, data_root, cache_dir, results_dir, device, force, compiled=False):
         datasets: dict = {}                    # threads: run_cell uses $MCDI_THREADS (default 1)
@@ -95,6 +108,12 @@ class CellsJob(submitit.helpers.Checkpointable):
 
 
 def state_path(results_dir, table: str, profile: str) -> Path:
+    """The sweep's state file: every submission's job ids and cells of ``table`` under ``profile``.
+
+    Example:
+        >>> state_path("results", "table3", "cpu").as_posix()
+        'results/sweeps/table3_cpu.json'
+    """
     return Path(results_dir) / "sweeps" / f"{table}_{profile}.json"
 
 
@@ -145,7 +164,17 @@ def _wait(jobs, poll_s: float, slurm: bool = False) -> list:
 def submit_grid(cells: list, data_root, cache_dir, results_dir, device: str, force: bool, opts: ExecutorOptions,
                 table: str, profile: str) -> dict:
     """Run ``cells`` as job arrays; returns ``{"done", "missing_data", "failed", "submitted"}``
-    (``failed``: ``[(cells, error)]`` for tasks that ended without their records)."""
+    (``failed``: ``[(cells, error)]`` for tasks that ended without their records).
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.cells import Cell
+        >>> res = tempfile.mkdtemp(); c = Cell("demo", "reptile", "synthetic", 5, 1, 0, "smoke")
+        >>> write_json_atomic({"cell": c.to_json(), "acc": 91.5}, c.record_path(res))
+        >>> out = submit_grid([c], None, None, res, "cpu", False, ExecutorOptions.parse("local"), "demo", "smoke")
+        >>> out["submitted"], [r["acc"] for r in out["done"]]                # finished: not resubmitted
+        (0, [91.5])
+    """
     todo, missing = split_available(cells, data_root)
     pending = [c for c in todo if force or not c.record_path(results_dir).exists()]
     groups: dict = {}
@@ -191,7 +220,14 @@ SLURM_STATES = {"PENDING": "pending", "REQUEUED": "pending", "CONFIGURING": "pen
 
 def sweep_status(cells: list, results_dir, table: str, profile: str) -> list:
     """``[(cell, status, job_id)]``: done (record written), pending, running, failed (the job
-    ended without the record: cancelled, failed, timed out) or not submitted."""
+    ended without the record: cancelled, failed, timed out) or not submitted.
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.cells import Cell
+        >>> sweep_status([Cell("table3", "reptile", "omniglot", 5, 1, 0, "cpu")], tempfile.mkdtemp(), "table3", "cpu")
+        [('table3/cpu/reptile/omniglot (5,1) seed 0', 'not submitted', '')]
+    """
     state = _load_state(state_path(results_dir, table, profile))
     where = {}
     for sub in state["submissions"]:                                       # the latest submission wins
@@ -218,6 +254,15 @@ def sweep_status(cells: list, results_dir, table: str, profile: str) -> list:
 
 
 def print_status(rows: list) -> None:
+    """Print the counts of :func:`sweep_status`'s rows by status, then one line per cell.
+
+    Example:
+        >>> print_status([("table3/cpu/reptile/omniglot (5,1) seed 0", "done", "4211_0"),
+        ...               ("table3/cpu/reptile/omniglot (5,1) seed 1", "pending", "4211_1")])
+        done: 1  pending: 1
+          done           4211_0       table3/cpu/reptile/omniglot (5,1) seed 0
+          pending        4211_1       table3/cpu/reptile/omniglot (5,1) seed 1
+    """
     from collections import Counter
     counts = Counter(s.split()[0] for _, s, _ in rows)
     print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))

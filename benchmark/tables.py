@@ -71,7 +71,17 @@ def latency_note(records: list, per: str = "query sample") -> str:
 
 def records_frame(records: list, by_body: bool = False) -> pd.DataFrame:
     """One row per cell record (``by_body``: one column per body, see :func:`column`); the
-    ``latency_ms`` column holds :func:`latency_key`'s measure (named in ``df.attrs``)."""
+    ``latency_ms`` column holds :func:`latency_key`'s measure (named in ``df.attrs``).
+
+    Example:
+        >>> recs = [{"cell": {"method": "mc-di", "variant": "zeros", "dataset": "omniglot", "way": 5, "shot": 1,
+        ...                   "seed": 0}, "acc": 96.0, "ci95": 0.5, "latency_ms": 2.0, "latency_cpu_ms": 1.5}]
+        >>> df = records_frame(recs)
+        >>> print(df.to_string(index=False)); df.attrs["latency"]
+              method  dataset  way  shot  seed  acc  ci95  latency_ms
+        mc-di[zeros] omniglot    5     1     0 96.0   0.5         1.5
+        'latency_cpu_ms'
+    """
     rows = []
     key = latency_key(records)
     for r in records:
@@ -85,13 +95,30 @@ def records_frame(records: list, by_body: bool = False) -> pd.DataFrame:
 
 
 def load_records(results_dir: Path | str, table: str, profile: str) -> list:
-    """All JSON records under ``results/runs/<table>/<profile>/``."""
+    """All JSON records under ``results/runs/<table>/<profile>/``.
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.cells import Cell
+        >>> results = tempfile.mkdtemp(); c = Cell("table3", "reptile", "omniglot", 5, 1, 0, "cpu")
+        >>> write_text_atomic('{"cell": {"method": "reptile"}, "acc": 90.5}', c.record_path(results))
+        >>> load_records(results, "table3", "cpu"), load_records(results, "table3", "paper")
+        ([{'cell': {'method': 'reptile'}, 'acc': 90.5}], [])
+    """
     base = Path(results_dir) / "runs" / table / profile
     return [load_record(p) for p in sorted(base.glob("*/*.json"))]
 
 
 def aggregate(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean +- std over seeds per (method, dataset, way, shot)."""
+    """Mean +- std over seeds per (method, dataset, way, shot).
+
+    Example:
+        >>> recs = [{"cell": {"method": "reptile", "dataset": "omniglot", "way": 5, "shot": 1, "seed": s},
+        ...          "acc": a, "ci95": 0.5, "latency_ms": 4.0} for s, a in enumerate([80.0, 84.0])]
+        >>> print(aggregate(records_frame(recs)).to_string(index=False))
+         method  dataset  way  shot  n_seeds  acc_mean  acc_std  ci95_mean  latency_ms
+        reptile omniglot    5     1        2      82.0 2.828427        0.5         4.0
+    """
     g = df.groupby(KEYS, sort=False)
     out = g.agg(n_seeds=("seed", "nunique"), acc_mean=("acc", "mean"), acc_std=("acc", "std"),
                 ci95_mean=("ci95", "mean"), latency_ms=("latency_ms", "mean")).reset_index()
@@ -100,6 +127,15 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def paper_numbers(table: str, source: str = "mc-di") -> pd.DataFrame:
+    """The published numbers of ``table`` in ``source``'s paper, with ``paper_``-prefixed value columns.
+
+    Example:
+        >>> p = paper_numbers("table3")
+        >>> print(p[(p.method == "reptile") & (p.dataset == "omniglot")].to_string(index=False))
+         method  dataset  way  shot  paper_acc_mean  paper_acc_std  paper_latency_ms
+        reptile omniglot    5     1           95.39           0.09              20.7
+        reptile omniglot    5     5           98.90           0.10              20.7
+    """
     p = pd.read_csv(PAPER_NUMBERS)
     p = p[(p["table"] == table) & (p["source"] == source)]
     return p.rename(columns={"acc_mean": "paper_acc_mean", "acc_std": "paper_acc_std",
@@ -109,7 +145,20 @@ def paper_numbers(table: str, source: str = "mc-di") -> pd.DataFrame:
 def build_table(records: list, grid: list, table: str, missing_data: dict | None = None,
                 source: str = "mc-di", expected_seeds: int | None = None, by_body: bool = False) -> pd.DataFrame:
     """The table's rows: every (method row, dataset, way, shot) of ``grid`` (a list of cells),
-    with ours (or a status) beside the paper's numbers (``by_body``: a column per body)."""
+    with ours (or a status) beside the paper's numbers (``by_body``: a column per body).
+
+    Example:
+        >>> from benchmark.cells import Cell
+        >>> recs = [{"cell": {"method": "reptile", "dataset": "omniglot", "way": 5, "shot": 1, "seed": s},
+        ...          "acc": a, "ci95": 0.5, "latency_ms": 4.0} for s, a in enumerate([80.0, 84.0])]
+        >>> grid = [Cell("table3", "reptile", d, 5, 1, s, "cpu") for d in ("omniglot", "mini-imagenet")
+        ...         for s in range(2)]
+        >>> df = build_table(recs, grid, "table3")
+        >>> print(df[["method", "dataset", "n_seeds", "acc_mean", "paper_acc_mean", "status"]].to_string(index=False))
+         method       dataset  n_seeds  acc_mean  paper_acc_mean  status
+        reptile      omniglot        2      82.0           95.39      ok
+        reptile mini-imagenet        0       NaN           47.07 not run
+    """
     missing_data = missing_data or {}
     want = pd.DataFrame([{"method": c.row, "dataset": column(c.dataset, c.backbone, by_body), "way": c.way,
                           "shot": c.shot} for c in grid], columns=KEYS).drop_duplicates()
@@ -157,12 +206,22 @@ DATASETS = {"omniglot": "Omniglot", "mini-imagenet": "Mini-ImageNet", "tiered-im
 
 
 def split_row(row: str) -> tuple:
-    """``"mc-di-lora[ft]"`` -> ``("mc-di-lora", "ft")``; ``"lora"`` -> ``("lora", "")``."""
+    """``"mc-di-lora[ft]"`` -> ``("mc-di-lora", "ft")``; ``"lora"`` -> ``("lora", "")``.
+
+    Example:
+        >>> split_row("mc-di-lora[ft]"), split_row("lora")
+        (('mc-di-lora', 'ft'), ('lora', ''))
+    """
     return tuple(row[:-1].split("[", 1)) if row.endswith("]") and "[" in row else (row, "")
 
 
 def display_name(method: str, variant: str = "") -> str:
-    """The papers' spelling of a row: ``display_name("reptile", "pretrained")`` -> 'REPTILE [pretrained]'."""
+    """The papers' spelling of a row: ``display_name("reptile", "pretrained")`` -> 'REPTILE [pretrained]'.
+
+    Example:
+        >>> display_name("reptile", "pretrained"), display_name("mc-di-lora[ft]"), display_name("ref-centroid")
+        ('REPTILE [pretrained]', 'Mc-Di [ft]', 'ref.: nearest centroid')
+    """
     if not variant:
         method, variant = split_row(method)
     return DISPLAY.get(method, method) + (f" [{variant}]" if variant else "")
@@ -173,7 +232,12 @@ BODIES = {"swin": "Swin Transformer", "resnet18": "ResNet18", "mobilenetv2": "Mo
 
 
 def dataset_name(dataset: str) -> str:
-    """Display name of a column's dataset (``"omniglot|swin"`` -> 'Omniglot: Swin Transformer')."""
+    """Display name of a column's dataset (``"omniglot|swin"`` -> 'Omniglot: Swin Transformer').
+
+    Example:
+        >>> dataset_name("omniglot|swin"), dataset_name("mini-imagenet"), dataset_name("glue-mrpc")
+        ('Omniglot: Swin Transformer', 'Mini-ImageNet', 'MRPC')
+    """
     if "|" in dataset:
         d, body = dataset.split("|", 1)
         return f"{DATASETS.get(d, d)}: {BODIES.get(body, body)}"
@@ -189,7 +253,20 @@ def to_latex(df: pd.DataFrame, caption: str, label: str, paper_block: bool = Tru
     """The paper's shape: a dataset header over (way, shot) sub-columns, display names, the best of
     our method rows (references excluded) in bold per column, a latency column, and the paper's
     values as a second block (``paper_block``). ``latency="per-task"`` (Table 5): an Acc and a
-    Latency (s) column under each dataset, the fine-tuning (or generation) time of the task."""
+    Latency (s) column under each dataset, the fine-tuning (or generation) time of the task.
+
+    Example:
+        >>> from benchmark.cells import Cell
+        >>> recs = [{"cell": {"method": "reptile", "dataset": "omniglot", "way": 5, "shot": 1, "seed": s},
+        ...          "acc": a, "ci95": 0.5, "latency_ms": 4.0} for s, a in enumerate([80.0, 84.0])]
+        >>> df = build_table(recs, [Cell("table3", "reptile", "omniglot", 5, 1, s, "cpu") for s in range(2)], "table3")
+        >>> for line in to_latex(df, "Omniglot, 5-way 1-shot.", "tab:table3").splitlines():
+        ...     if line.startswith(("Method", "REPTILE")):
+        ...         print(line)                                      # ours in bold, then the paper's
+        Method & (5,1) & Latency (ms) ...
+        REPTILE & ...textbf{82.00 $...pm$ 2.83} & 4.000 ...
+        REPTILE & 95.39 $...pm$ 0.09 & 20.7 ...
+    """
     if latency == "per-task":
         return _latex_per_task(df, caption, label, paper_block)
     cols = list(dict.fromkeys(zip(df["dataset"], df["way"], df["shot"])))
@@ -297,7 +374,17 @@ def _latex_per_task(df: pd.DataFrame, caption: str, label: str, paper_block: boo
 
 def plot_table(df: pd.DataFrame, path: Path, title: str) -> Path:
     """Ours vs the paper per (row, column): bars of the mean over seeds with the std as error bars
-    (ours), the paper's mean as a marker; one panel per column."""
+    (ours), the paper's mean as a marker; one panel per column.
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.cells import Cell
+        >>> recs = [{"cell": {"method": "reptile", "dataset": "omniglot", "way": 5, "shot": 1, "seed": s},
+        ...          "acc": a, "ci95": 0.5, "latency_ms": 4.0} for s, a in enumerate([80.0, 84.0])]
+        >>> df = build_table(recs, [Cell("table3", "reptile", "omniglot", 5, 1, s, "cpu") for s in range(2)], "table3")
+        >>> plot_table(df, Path(tempfile.mkdtemp()) / "table3.png", "Table 3").name
+        'table3.png'
+    """
     import matplotlib.pyplot as plt
 
     from .plots import save_figure
@@ -329,7 +416,22 @@ def plot_table(df: pd.DataFrame, path: Path, title: str) -> Path:
 def write_table(df: pd.DataFrame, out_stem: Path, caption: str, latency: str = "per-sample",
                 note: str = "") -> tuple:
     """Write ``<stem>.csv`` and ``<stem>.tex`` (its caption followed by ``note``, e.g.
-    :func:`latency_note`), and ``<stem>.png`` where any cell has records; returns the first two paths."""
+    :func:`latency_note`), and ``<stem>.png`` where any cell has records; returns the first two paths.
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.cells import Cell
+        >>> recs = [{"cell": {"method": "reptile", "dataset": "omniglot", "way": 5, "shot": 1, "seed": s},
+        ...          "acc": a, "ci95": 0.5, "latency_ms": 4.0} for s, a in enumerate([80.0, 84.0])]
+        >>> df = build_table(recs, [Cell("table3", "reptile", "omniglot", 5, 1, s, "cpu") for s in range(2)], "table3")
+        >>> stem = Path(tempfile.mkdtemp()) / "table3"
+        >>> [p.name for p in write_table(df, stem, "Table 3.", note=latency_note(recs))]
+        ['table3.csv', 'table3.tex']
+        >>> stem.with_suffix(".png").exists()                      # a plot too: some cell has records
+        True
+        >>> stem.with_suffix(".csv").read_text().splitlines()[1]
+        'reptile,omniglot,5,1,2,82.0,2.8284,0.5,4.0,95.39,0.09,20.7,ok'
+    """
     csv_path, tex_path = Path(f"{out_stem}.csv"), Path(f"{out_stem}.tex")
     cols = ["method", "dataset", "way", "shot", "n_seeds", "acc_mean", "acc_std", "ci95_mean", "latency_ms",
             "paper_acc_mean", "paper_acc_std", "paper_latency_ms", "status"]

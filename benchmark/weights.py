@@ -41,6 +41,13 @@ from .seeding import generator
 
 @dataclass
 class PrepConfig:
+    """Algorithm 1's settings: Adam, SAM, augmented views, early stopping, trajectory grid and theta_0.
+
+    Example:
+        >>> cfg = PrepConfig(max_steps=50, sam=False)
+        >>> cfg.lr, cfg.grid, cfg.to_dict()["max_steps"], cfg.to_dict()["sam"]
+        (0.005, 12, 50, False)
+    """
     head: str = "linear"
     lr: float = 0.005              # Adam, "a fixed learning rate of 0.005"
     rho: float = 0.05              # SAM perturbation radius
@@ -63,12 +70,25 @@ class PrepConfig:
 
 
 def flatten_head(params: dict) -> torch.Tensor:
-    """``{name: [E, *shape]}`` -> ``[E, P]`` in the order of :func:`head_shapes`."""
+    """``{name: [E, *shape]}`` -> ``[E, P]`` in the order of :func:`head_shapes`.
+
+    Example:
+        >>> p = init_head("linear", feat_dim=8, way=5, batch=(3,))
+        >>> flatten_head(p).shape                                    # 5 x 8 weights, then 5 biases
+        torch.Size([3, 45])
+    """
     return torch.cat([v.flatten(1) for v in params.values()], dim=1)
 
 
 def unflatten_head(flat: torch.Tensor, kind: str, feat_dim: int, way: int) -> dict:
-    """Inverse of :func:`flatten_head` for a ``[E, P]`` tensor."""
+    """Inverse of :func:`flatten_head` for a ``[E, P]`` tensor.
+
+    Example:
+        >>> p = init_head("linear", 8, 5, torch.Generator().manual_seed(0), batch=(3,))
+        >>> q = unflatten_head(flatten_head(p), "linear", 8, 5)
+        >>> {k: tuple(v.shape) for k, v in q.items()}, torch.equal(q["w"], p["w"])
+        ({'w': (3, 5, 8), 'b': (3, 5)}, True)
+    """
     out, i = {}, 0
     for name, shape in head_shapes(kind, feat_dim, way).items():
         n = math.prod(shape)
@@ -78,7 +98,14 @@ def unflatten_head(flat: torch.Tensor, kind: str, feat_dim: int, way: int) -> di
 
 
 def rotate_batch(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
-    """Rotate each image of ``x`` ``[N, C, H, W]`` by its own angle (bilinear, zero fill)."""
+    """Rotate each image of ``x`` ``[N, C, H, W]`` by its own angle (bilinear, zero fill).
+
+    Example:
+        >>> x = torch.zeros(2, 1, 5, 5); x[:, 0, 2, 4] = 1.0            # a dot in the middle of the right edge
+        >>> y = rotate_batch(x, torch.tensor([0.0, 90.0]))
+        >>> torch.allclose(y[0], x[0], atol=1e-6), divmod(int(y[1, 0].argmax()), 5)     # 90 degrees: to the top edge
+        (True, (0, 2))
+    """
     rad = degrees * math.pi / 180
     cos, sin = torch.cos(rad), torch.sin(rad)
     theta = torch.stack([torch.stack([cos, -sin, torch.zeros_like(cos)], -1),
@@ -90,7 +117,14 @@ def rotate_batch(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def augmented_features(body, images: torch.Tensor, cfg: PrepConfig, seed: int, batch: int = 1024) -> torch.Tensor:
     """Body features of ``views`` augmented copies of normalised ``images`` ``[N, C, H, W]``
-    -> ``[N, views, d]`` (view 0 un-augmented)."""
+    -> ``[N, views, d]`` (view 0 un-augmented).
+
+    Example:
+        >>> images = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        >>> f = augmented_features(torch.nn.Flatten(), images, PrepConfig(views=3), seed=0)   # body: the pixels
+        >>> f.shape, torch.equal(f[:, 0], images.flatten(1))                                # view 0 is clean
+        (torch.Size([4, 3, 64]), True)
+    """
     g = generator(seed, "augment")
     views = [images]
     for _ in range(cfg.views - 1 if cfg.augment else 0):
@@ -192,7 +226,15 @@ def early_stop_steps(losses: torch.Tensor, cfg: PrepConfig) -> torch.Tensor:
     happens. A separable support set drives the cross-entropy towards 0 geometrically, so its
     *relative* drop never stalls and the "current" rule stops most tasks at the cap (measured:
     64% of Omniglot tasks at M = 100); the "start" rule stops on the plateau (median M = 36,
-    none at the cap; docs/readings.md)."""
+    none at the cap; docs/readings.md).
+
+    Example:
+        >>> plateau = torch.cat([torch.linspace(1.0, 0.2, 16), torch.full((15,), 0.2)])   # flat from step 15
+        >>> falling = torch.linspace(1.0, 0.1, 31)
+        >>> cfg = PrepConfig(max_steps=30, min_steps=5, patience=5)
+        >>> early_stop_steps(torch.stack([plateau, falling]), cfg).tolist()      # the falling one: the cap
+        [20, 30]
+    """
     E, S = losses.shape
     steps = torch.arange(S)
     prev = torch.cat([losses[:, :1].expand(E, cfg.patience), losses[:, :-cfg.patience]], 1)
@@ -210,7 +252,15 @@ def prepare_heads(feats: torch.Tensor, labels: torch.Tensor, way: int, cfg: Prep
     """Algorithm 1 for E tasks at once. ``feats`` ``[E, V, n, d]`` (augmented views of the support
     features), ``labels`` ``[E, n]``; ``init_seed`` seeds the shared theta_0 (``init="shared"``).
     Returns ``trajectory`` ``[E, G+1, P]`` (theta at round(g/G * M_j)), ``M`` ``[E]``, ``losses``
-    ``[E, max_steps+1]``, ``theta0`` ``[E, P]`` and ``M_summary`` (:func:`summarise_M`)."""
+    ``[E, max_steps+1]``, ``theta0`` ``[E, P]`` and ``M_summary`` (:func:`summarise_M`).
+
+    Example:
+        >>> feats = torch.randn(2, 1, 5, 8, generator=torch.Generator().manual_seed(0))    # 2 tasks, 5-way 1-shot
+        >>> labels = torch.arange(5).expand(2, 5)
+        >>> prep = prepare_heads(feats, labels, 5, PrepConfig(max_steps=20, min_steps=5, grid=4), seed=0)
+        >>> prep["trajectory"].shape, bool((prep["record_steps"][:, -1] == prep["M"]).all())   # ends at theta_M
+        (torch.Size([2, 5, 45]), True)
+    """
     if cfg.grid < 1:
         raise ValueError("grid must be >= 1")
     losses, _ = _run(feats, labels, way, cfg, seed, init_seed=init_seed)
@@ -237,7 +287,17 @@ def summarise_M(M: torch.Tensor, cfg: PrepConfig) -> dict:
 
 
 def local_targets(trajectory: torch.Tensor, k: int, grid: int) -> torch.Tensor:
-    """theta_{i*d} for i = 1..k (d = M/k) from a ``[E, grid+1, P]`` trajectory -> ``[E, k, P]``."""
+    """theta_{i*d} for i = 1..k (d = M/k) from a ``[E, grid+1, P]`` trajectory -> ``[E, k, P]``.
+
+    Example:
+        >>> traj = torch.arange(13.0).view(1, 13, 1)               # theta at g/12 of M, g = 0..12 (one weight)
+        >>> local_targets(traj, k=3, grid=12).flatten().tolist()
+        [4.0, 8.0, 12.0]
+        >>> local_targets(traj, k=5, grid=12)
+        Traceback (most recent call last):
+        ...
+        ValueError: segment number k=5 must divide the stored trajectory grid 12
+    """
     if grid % k:
         raise ValueError(f"segment number k={k} must divide the stored trajectory grid {grid}")
     return trajectory[:, [i * grid // k for i in range(1, k + 1)]]

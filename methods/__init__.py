@@ -46,6 +46,14 @@ _REGISTRY = {
 
 
 class UnknownMethodError(KeyError):
+    """A name that is not registered; its message (unquoted, unlike a KeyError's) lists the registered ones.
+
+    Example:
+        >>> err = UnknownMethodError("unknown method 'x'")
+        >>> isinstance(err, KeyError), str(err)
+        (True, "unknown method 'x'")
+    """
+
     def __str__(self) -> str:
         return self.args[0]
 
@@ -73,7 +81,12 @@ def is_reference(name: str) -> bool:
 
 
 def get_method(name: str):
-    """The method class registered as ``name``; an unknown name lists the registered ones."""
+    """The method class registered as ``name``; an unknown name lists the registered ones.
+
+    Example:
+        >>> get_method("reptile").__name__, get_method("lora").paper
+        ('Reptile', 'LoRA (Hu et al., 2022)')
+    """
     if name not in _REGISTRY:
         raise UnknownMethodError(f"unknown method {name!r}; registered methods: {', '.join(registered())}")
     module, cls = _REGISTRY[name].split(":")

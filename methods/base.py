@@ -25,10 +25,28 @@ from benchmark.config import ConfigError
 
 
 class WayMismatchError(ValueError):
-    """An episode's number of classes differs from the way a fixed-way method was trained for."""
+    """An episode's number of classes differs from the way a fixed-way method was trained for.
+
+    Example:
+        >>> issubclass(WayMismatchError, ValueError)
+        True
+    """
 
 
 class Method:
+    """The base class of every registered method (the interface above); ``hp`` holds the cell's
+    resolved hyper-parameters (:meth:`hyper_parameters`).
+
+    Example:
+        >>> class M(Method): name, DEFAULTS = "m", {"cpu": {"lr": 0.1, "steps": 5}}
+        >>> M.hyper_parameters("cpu", "omniglot", {"steps": 10})
+        {'lr': 0.1, 'steps': 10}
+        >>> M.hyper_parameters("cpu", "omniglot", {"step": 10})
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: m: unknown option(s) ['step']; known: ['lr', 'steps']
+    """
+
     name: str = ""
     paper: str = ""
     DEFAULTS: dict = {}             # profile -> hyper-parameters
@@ -172,7 +190,15 @@ def chunks(episodes: list, chunk: int):
 
 
 def check_logits(logits: torch.Tensor, name: str, setting: str = "learning rate") -> None:
-    """A diverged model's NaN logits must not become a chance-level accuracy (argmax of NaN is 0)."""
+    """A diverged model's NaN logits must not become a chance-level accuracy (argmax of NaN is 0).
+
+    Example:
+        >>> check_logits(torch.zeros(3, 5), "demo")                 # finite: nothing happens
+        >>> check_logits(torch.tensor([[0.5, float("nan")]]), "demo")
+        Traceback (most recent call last):
+        ...
+        FloatingPointError: demo: non-finite logits in evaluation; the model diverged (lower its learning rate)...
+    """
     if not torch.isfinite(logits).all():
         raise FloatingPointError(f"{name}: non-finite logits in evaluation; the model diverged (lower its "
                                  f"{setting}); nothing recorded")
@@ -180,7 +206,13 @@ def check_logits(logits: torch.Tensor, name: str, setting: str = "learning rate"
 
 def class_means(feats: torch.Tensor, labels: torch.Tensor, way: int) -> torch.Tensor:
     """Per-class mean of ``feats`` ``[E, n, d]`` with ``labels`` ``[E, n]`` -> ``[E, way, d]``
-    (the task embedding ``Emb(T)``: support features class by class)."""
+    (the task embedding ``Emb(T)``: support features class by class).
+
+    Example:
+        >>> feats = torch.tensor([[[1., 0], [3., 0], [0., 2]]])     # E = 1 task, n = 3 samples, d = 2
+        >>> class_means(feats, torch.tensor([[0, 0, 1]]), way=2).tolist()
+        [[[2.0, 0.0], [0.0, 2.0]]]
+    """
     onehot = torch.nn.functional.one_hot(labels, way).to(feats.dtype)          # [E, n, way]
     return onehot.transpose(1, 2) @ feats / onehot.sum(1).clamp_min(1).unsqueeze(-1)
 
@@ -192,6 +224,11 @@ class FeatureMethod(Method):
     on batched features (leading episode dimension E). Accuracy over many episodes is
     computed from the split's features, computed once; ``adapt`` (timed for latency)
     runs the body on the raw support images.
+
+    Example:
+        >>> from methods import get_method
+        >>> [n for n in ("ghn3", "icis", "ref-centroid", "reptile") if issubclass(get_method(n), FeatureMethod)]
+        ['ghn3', 'icis', 'ref-centroid']
     """
 
     USES_BODY = True
@@ -232,7 +269,14 @@ class FeatureMethod(Method):
 
 class StandardisedFeatures:
     """Mixin: features standardised per dimension with the meta-train split's mean and std
-    (``f_mean``, ``f_std``, fitted by :meth:`_fit_std`)."""
+    (``f_mean``, ``f_std``, fitted by :meth:`_fit_std`).
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> s = StandardisedFeatures(); s.ctx = NS(device="cpu")
+        >>> s._fit_std(torch.tensor([[1., 10.], [3., 30.]])).tolist()
+        [[-0.7071..., -0.7071...], [0.7071..., 0.7071...]]
+    """
 
     def _fit_std(self, feats: torch.Tensor) -> torch.Tensor:
         """Fit on the meta-train features ``feats`` and return them standardised, on the device."""

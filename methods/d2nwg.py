@@ -24,7 +24,7 @@ training). A first version with one latent for the whole head, conditioned on th
 flattened embedding, stayed at chance on the smoke task (the latent must then also encode
 the random class order); the row tokens remove that. The VAE's KL weight is 1e-3 (an autoencoder for
 compression, as in latent diffusion; with 1 the latents collapsed to the prior); the latent
-diffusion runs 400 iterations at lr 3e-3 (cpu) - on 16-dimensional latents one iteration costs
+diffusion runs 400 iterations at lr 3e-3 (cpu) - on row-sized latents (d + 1) one iteration costs
 a fraction of Mc-Di's, and 150 at 1e-3 left it at chance on the smoke task.
 """
 from __future__ import annotations
@@ -45,6 +45,16 @@ from .vae import VAE
 
 
 class D2NWG(HeadGenerator):
+    """D2NWG as a registered head generator: a VAE over class rows, latent diffusion on its latents.
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("d2nwg") is D2NWG, D2NWG.ANY_WAY
+        (True, True)
+        >>> D2NWG.DEFAULTS["cpu"]["latent"], D2NWG.DEFAULTS["cpu"]["steps"]
+        ('row', 20)
+    """
+
     name = "d2nwg"
     ANY_WAY = True                     # rows (tokens) generated class by class
     paper = "Soro et al., Diffusion-based Neural Network Weights Generation (D2NWG)"

@@ -59,6 +59,14 @@ MAX_DIST = 8
 
 @dataclass
 class GraphNode:
+    """One node of a :class:`ModuleGraph`: its operation and, for a parametric node, its weight
+    shape and the head parameters it predicts.
+
+    Example:
+        >>> GraphNode("linear", (5, 8))
+        GraphNode(op='linear', shape=(5, 8), param='')
+    """
+
     op: str
     shape: tuple = ()          # weight shape of a parametric node (out, in)
     param: str = ""            # the head-parameter prefix it predicts ("" / "1" / "2": w{p}, b{p})
@@ -66,6 +74,14 @@ class GraphNode:
 
 @dataclass
 class ModuleGraph:
+    """A head's computation graph as the GHN reads it (built by :func:`module_graph`).
+
+    Example:
+        >>> g = head_graph("linear", feat_dim=8, way=5)
+        >>> len(g.nodes), g.classifier, g.deg_in.tolist(), g.spd.tolist()
+        (3, 1, [0, 1, 1], [[0, 1, 2], [1, 0, 1], [2, 1, 0]])
+    """
+
     nodes: list
     spd: torch.Tensor          # [N, N] shortest-path distances on the undirected graph, capped at MAX_DIST
     deg_in: torch.Tensor       # [N]
@@ -76,7 +92,13 @@ class ModuleGraph:
 def module_graph(module: nn.Module, names: dict | None = None) -> ModuleGraph:
     """The computation graph of ``module`` (traced with ``torch.fx``): one node per
     placeholder, call_module/call_function and the output. ``names`` maps a submodule's name to
-    the head-parameter suffix it holds (e.g. ``{"0": "1", "2": "2"}``)."""
+    the head-parameter suffix it holds (e.g. ``{"0": "1", "2": "2"}``).
+
+    Example:
+        >>> g = module_graph(nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)), {"0": "1", "2": "2"})
+        >>> [(n.op, n.shape, n.param) for n in g.nodes if n.op == "linear"], g.spd[0].tolist()
+        ([('linear', (6, 4), '1'), ('linear', (3, 6), '2')], [0, 1, 2, 3, 4])
+    """
     gm = torch.fx.symbolic_trace(module)
     mods = dict(gm.named_modules())
     nodes, index, edges = [], {}, []
@@ -118,7 +140,17 @@ def module_graph(module: nn.Module, names: dict | None = None) -> ModuleGraph:
 
 
 def head_graph(kind: str, feat_dim: int, way: int, hidden: int = 64) -> ModuleGraph:
-    """The graph of the head the harness generates (see :mod:`benchmark.models.heads`)."""
+    """The graph of the head the harness generates (see :mod:`benchmark.models.heads`).
+
+    Example:
+        >>> g = head_graph("linear", feat_dim=8, way=5)
+        >>> [n.op for n in g.nodes], g.nodes[g.classifier].shape
+        (['input', 'linear', 'output'], (5, 8))
+        >>> head_graph("conv", 8, 5)
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: ghn3: unknown head 'conv'
+    """
     if kind == "linear":
         return module_graph(nn.Sequential(nn.Linear(feat_dim, way)))      # a call_module node, not F.linear
     if kind == "mlp":
@@ -133,7 +165,13 @@ def _bucket(n: int) -> int:
 
 class GraphormerLayer(nn.Module):
     """Pre-norm transformer layer over graph nodes whose attention logits get a learnt bias per
-    shortest-path distance (Graphormer; GHN-3's layer)."""
+    shortest-path distance (Graphormer; GHN-3's layer).
+
+    Example:
+        >>> layer = GraphormerLayer(hid=8, heads=2)
+        >>> layer(torch.randn(3, 5, 8), torch.zeros(2, 5, 5)).shape          # E = 3 tasks, N = 5 nodes
+        torch.Size([3, 5, 8])
+    """
 
     def __init__(self, hid: int, heads: int):
         super().__init__()
@@ -153,7 +191,13 @@ class GraphormerLayer(nn.Module):
 
 class GraphHyperNetwork(nn.Module):
     """Predicts the head's parameters for a batch of tasks from the head's graph and the tasks'
-    standardised class means ``protos`` ``[E, way, d]``. ``forward`` returns a head dict."""
+    standardised class means ``protos`` ``[E, way, d]``. ``forward`` returns a head dict.
+
+    Example:
+        >>> net = GraphHyperNetwork(head_graph("mlp", 8, 5, hidden=16), feat_dim=8, hid=16, heads=2)
+        >>> {k: tuple(v.shape) for k, v in net(torch.randn(3, 5, 8)).items()}
+        {'w1': (3, 16, 8), 'b1': (3, 16), 'w2': (3, 5, 16), 'b2': (3, 5)}
+    """
 
     def __init__(self, graph: ModuleGraph, feat_dim: int, hid: int = 64, heads: int = 4, layers: int = 2,
                  chunk: int = 8, gain_init: float = 0.0):
@@ -217,7 +261,15 @@ class GraphHyperNetwork(nn.Module):
 
 def load_official_ghn3(path: str | Path):
     """An official GHN-3 checkpoint (``ghn3tm8.pt``, ``ghn3sm8.pt``, ``ghn3lm8.pt``, ``ghn3xlm16.pt``: a
-    joblib-pickled state dict) built with the official ``ghn3`` code, without any download."""
+    joblib-pickled state dict) built with the official ``ghn3`` code, without any download.
+
+    Example:
+        >>> import tempfile
+        >>> load_official_ghn3(Path(tempfile.mkdtemp()) / "ghn3tm8.pt")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: ghn3: official checkpoint not found at .../ghn3tm8.pt
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ghn3: official checkpoint not found at {path}")
@@ -242,6 +294,17 @@ def load_official_ghn3(path: str | Path):
 
 
 class GHN3(StandardisedFeatures, FeatureMethod):
+    """GHN-3 as a registered method: a task-conditioned graph hypernetwork predicts the head, then
+    ``ft_steps`` Adam steps on the support set (none on a transfer target).
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("ghn3") is GHN3
+        True
+        >>> GHN3.DEFAULTS["cpu"]["ft_steps"], GHN3.DATASET_DEFAULTS["transfer"]["cpu"]
+        (5, {'ft_steps': 0})
+    """
+
     name = "ghn3"
 
     @property

@@ -38,7 +38,14 @@ from .trainers import PlainConfig, plain_train
 
 
 class HyperHead(nn.Module):
-    """h_psi(z_c) -> (w_c, b_c) for each class code; ``adapt`` runs the inner loop on z."""
+    """h_psi(z_c) -> (w_c, b_c) for each class code; ``adapt`` runs the inner loop on z.
+
+    Example:
+        >>> net = HyperHead(feat_dim=8, way=3, dz=4, hidden=16, steps=2)
+        >>> z = net.adapt(torch.randn(6, 8), torch.arange(3).repeat(2))     # one code per class
+        >>> z.shape, net.logits(z, torch.randn(4, 8)).shape
+        (torch.Size([3, 4]), torch.Size([4, 3]))
+    """
 
     def __init__(self, feat_dim: int, way: int, dz: int = 64, hidden: int = 256, steps: int = 5, lr: float = 0.5):
         super().__init__()
@@ -69,6 +76,16 @@ class HyperHead(nn.Module):
 
 
 class MetaHypernetwork(StandardisedFeatures, FeatureMethod):
+    """Meta-Hypernetwork as a registered method: :class:`HyperHead` meta-learnt on the body's features.
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("meta-hypernetwork") is MetaHypernetwork, MetaHypernetwork.ANY_WAY
+        (True, True)
+        >>> MetaHypernetwork.DEFAULTS["cpu"]["inner_steps"], MetaHypernetwork.DEFAULTS["cpu"]["test_steps"]
+        (5, 5)
+    """
+
     name = "meta-hypernetwork"
     ANY_WAY = True                     # one code per class, from z_0: any number of classes
     paper = "Zhao et al. 2020, Meta-Learning via Hypernetworks (NeurIPS MetaLearn workshop)"

@@ -44,7 +44,14 @@ def _mlp(i: int, h: int, o: int) -> nn.Sequential:
 
 
 class RowGenerator(nn.Module):
-    """descriptor -> classifier row (``rows``) and row -> descriptor (``back``)."""
+    """descriptor -> classifier row (``rows``) and row -> descriptor (``back``).
+
+    Example:
+        >>> net = RowGenerator(desc_dim=4, row_dim=5, hidden=8)
+        >>> loss = net(torch.randn(10, 4), torch.randn(10, 5))             # 10 (descriptor, row) pairs
+        >>> loss.shape, bool(loss > 0), net.gain.abs().sum().item()      # the aligned skip starts at 0
+        (torch.Size([]), True, 0.0)
+    """
 
     def __init__(self, desc_dim: int, row_dim: int, hidden: int = 256, recon: float = 1.0):
         super().__init__()
@@ -65,6 +72,16 @@ class RowGenerator(nn.Module):
 
 
 class ICIS(HeadGenerator):
+    """ICIS as a registered head generator: a :class:`RowGenerator` learnt from prepared heads.
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("icis") is ICIS, ICIS.ANY_WAY
+        (True, True)
+        >>> ICIS.DEFAULTS["cpu"]["iters"], ICIS.DEFAULTS["cpu"]["recon"]
+        (600, 1.0)
+    """
+
     name = "icis"
     ANY_WAY = True                     # rows generated class by class
     paper = "Christensen et al. 2023, Image-free Classifier Injection for Zero-Shot Classification (ICCV)"

@@ -30,7 +30,17 @@ def batched_adam(loss_fn: Callable, params: dict, batch_fn: Callable[[int], tupl
     ``copies_loss(stacked params, *data)``, where given, computes the sum of all B > 1 copies'
     losses in one pass (a network written for it, e.g. ``UNet1D.forward_copies``): its gradient is
     taken instead of vmap's. One copy always takes a plain autograd pass of ``loss_fn``. The update
-    is ``torch.optim.Adam``'s, applied with multi-tensor (``_foreach``) ops."""
+    is ``torch.optim.Adam``'s, applied with multi-tensor (``_foreach``) ops.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> loss = lambda p, x, y: ((x @ p["w"] - y) ** 2).mean()
+        >>> p, x, y = {"w": torch.zeros(2, 3, 1)}, torch.randn(2, 8, 3), torch.randn(2, 8, 1)
+        >>> fast = batched_adam(loss, p, lambda s: (x, y), steps=3, lr=0.1)
+        >>> slow = sequential_adam(loss, p, lambda s: (x, y), steps=3, lr=0.1)
+        >>> bool(torch.allclose(fast["w"], slow["w"], atol=1e-6))
+        True
+    """
     keys = list(params)
     if next(iter(params.values())).shape[0] == 1:
         grad_fn = _one_copy_grad(loss_fn)
@@ -73,7 +83,14 @@ def _summed_grad(copies_loss: Callable) -> Callable:
 
 def sequential_adam(loss_fn: Callable, params: dict, batch_fn: Callable[[int], tuple], steps: int, lr: float,
                     betas=(0.9, 0.999), eps: float = 1e-8) -> dict:
-    """Reference: the same as :func:`batched_adam`, one copy at a time with ``torch.optim.Adam``."""
+    """Reference: the same as :func:`batched_adam`, one copy at a time with ``torch.optim.Adam``.
+
+    Example:
+        >>> loss = lambda p, x: ((p["w"] - x) ** 2).sum()
+        >>> out = sequential_adam(loss, {"w": torch.zeros(2, 3)}, lambda s: (torch.ones(2, 3),), steps=1, lr=0.1)
+        >>> out["w"].shape, round(out["w"].min().item(), 4)          # Adam's first step moves each weight by lr
+        (torch.Size([2, 3]), 0.1)
+    """
     B = next(iter(params.values())).shape[0]
     outs = []
     for b in range(B):
@@ -105,13 +122,29 @@ def check_finite(params: dict, loop: str, it: int, setting: str = "learning rate
 
 
 def stack_params(params: dict, B: int) -> dict:
-    """B copies of a parameter dict along a new leading dimension."""
+    """B copies of a parameter dict along a new leading dimension.
+
+    Example:
+        >>> p = {"w": torch.ones(3, 2)}
+        >>> s = stack_params(p, B=4)
+        >>> s["w"][0] += 1                                   # the copies are independent of p and of each other
+        >>> s["w"].shape, p["w"].sum().item(), s["w"][1].sum().item()
+        (torch.Size([4, 3, 2]), 6.0, 6.0)
+    """
     return {k: v.detach().unsqueeze(0).expand(B, *v.shape).clone() for k, v in params.items()}
 
 
 def cyclic_minibatches(n: int, batch: int, steps: int, B: int, g: torch.Generator) -> torch.Tensor:
     """``[steps, B, batch]`` indices: each copy walks through its own random permutations
-    of ``range(n)`` without replacement, re-shuffling at each pass (REPTILE's inner batching)."""
+    of ``range(n)`` without replacement, re-shuffling at each pass (REPTILE's inner batching).
+
+    Example:
+        >>> idx = cyclic_minibatches(n=6, batch=4, steps=3, B=2, g=torch.Generator().manual_seed(0))
+        >>> idx.shape
+        torch.Size([3, 2, 4])
+        >>> sorted(idx[:, 0].flatten()[:6].tolist())        # copy 0's first pass: every index once
+        [0, 1, 2, 3, 4, 5]
+    """
     batch = min(batch, n)
     passes = -(-steps * batch // n)
     perms = torch.argsort(torch.rand(B, passes, n, generator=g), dim=-1).reshape(B, passes * n)

@@ -58,6 +58,20 @@ def _profile(**kw):
 
 
 class WeightDiffusion(HeadGenerator):
+    """The diffusion head generator behind every row of the module docstring: Algorithm 1's heads as
+    targets, a :class:`~methods.diffusion.denoiser.UNet1D` meta-trained by Algorithm 2, one-shot
+    generation by the deterministic sampler. The rows differ only in their DEFAULTS.
+
+    Example:
+        >>> from methods import get_method
+        >>> for m in ("mc-di", "mv-di", "tw-di", "lt-di", "lv-di"):
+        ...     print(m, get_method(m).DEFAULTS["cpu"]["segments"], get_method(m).DEFAULTS["cpu"]["objective"])
+        mc-di 3 local
+        mv-di 1 local
+        tw-di 3 tw-di
+        lt-di 3 trajectory
+        lv-di 1 trajectory
+    """
     name = "mc-di"
     paper = "Learning to Learn Weight Generation via Local Consistency Diffusion (Mc-Di)"
     DEFAULTS = {
@@ -204,17 +218,34 @@ class WeightDiffusion(HeadGenerator):
 
 
 class McDi(WeightDiffusion):
+    """Mc-Di: k = 3 local targets reached at steps s_i = floor(i*T/k), local consistency loss (Eq. 3).
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("mc-di") is McDi, McDi.DEFAULTS["cpu"]["segments"], McDi.DEFAULTS["cpu"]["steps"]
+        (True, 3, 20)
+    """
     name = "mc-di"
 
 
 class MvDi(WeightDiffusion):
-    """Mv-Di: k = 1, i.e. vanilla diffusion on theta_M (Proposition 1)."""
+    """Mv-Di: k = 1, i.e. vanilla diffusion on theta_M (Proposition 1).
+
+    Example:
+        >>> MvDi.DEFAULTS["cpu"]["segments"], MvDi.DEFAULTS["cpu"]["objective"]
+        (1, 'local')
+    """
     name = "mv-di"
     DEFAULTS = {p: dict(v, segments=1) for p, v in WeightDiffusion.DEFAULTS.items()}
 
 
 class TwDi(WeightDiffusion):
-    """Tw-Di: the k = 3 local targets each used as the chain's end point with the vanilla loss."""
+    """Tw-Di: the k = 3 local targets each used as the chain's end point with the vanilla loss.
+
+    Example:
+        >>> TwDi.DEFAULTS["cpu"]["segments"], TwDi.DEFAULTS["cpu"]["objective"]
+        (3, 'tw-di')
+    """
     name = "tw-di"
     DEFAULTS = {p: dict(v, objective="tw-di") for p, v in WeightDiffusion.DEFAULTS.items()}
 
@@ -222,7 +253,12 @@ class TwDi(WeightDiffusion):
 class LtDi(WeightDiffusion):
     """Lt-Di (trajectory diffusion): trajectory length 4 (m = 3 segments), each trajectory point
     trained only on its own segment of the chain (Lt-Di Eq. 2). Same targets, steps, denoiser,
-    Algorithm 2 and sampler as Mc-Di; only the t range of each L_i differs."""
+    Algorithm 2 and sampler as Mc-Di; only the t range of each L_i differs.
+
+    Example:
+        >>> LtDi.DEFAULTS["cpu"]["segments"], LtDi.DEFAULTS["cpu"]["objective"]
+        (3, 'trajectory')
+    """
     name = "lt-di"
     paper = "Learning to Learn Weight Generation via Trajectory Diffusion (Lt-Di)"
     DEFAULTS = {p: dict(v, objective="trajectory") for p, v in WeightDiffusion.DEFAULTS.items()}
@@ -230,7 +266,12 @@ class LtDi(WeightDiffusion):
 
 class LvDi(WeightDiffusion):
     """Lv-Di: trajectory length 2 (m = 1), i.e. vanilla diffusion on theta_M - the same objective
-    as Mv-Di, reported under the Lt-Di paper's name."""
+    as Mv-Di, reported under the Lt-Di paper's name.
+
+    Example:
+        >>> LvDi.DEFAULTS["cpu"]["segments"], LvDi.DEFAULTS["cpu"]["objective"]
+        (1, 'trajectory')
+    """
     name = "lv-di"
     paper = LtDi.paper
     DEFAULTS = {p: dict(v, objective="trajectory", segments=1) for p, v in WeightDiffusion.DEFAULTS.items()}

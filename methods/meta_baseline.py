@@ -30,11 +30,27 @@ from .base import FeatureMethod, class_means
 
 
 def cosine_logits(centroids: torch.Tensor, qf: torch.Tensor, tau: float | torch.Tensor) -> torch.Tensor:
-    """``tau * cos(q, c)``: ``centroids`` ``[E, way, d]``, ``qf`` ``[E, nq, d]`` -> ``[E, nq, way]``."""
+    """``tau * cos(q, c)``: ``centroids`` ``[E, way, d]``, ``qf`` ``[E, nq, d]`` -> ``[E, nq, way]``.
+
+    Example:
+        >>> centroids = torch.tensor([[[1., 0], [0, 1]]])                 # E = 1, way = 2, d = 2
+        >>> cosine_logits(centroids, torch.tensor([[[2., 0], [1, 1]]]), tau=10.0).tolist()
+        [[[10.0, 0.0], [7.071..., 7.071...]]]
+    """
     return tau * F.normalize(qf, dim=-1) @ F.normalize(centroids, dim=-1).transpose(1, 2)
 
 
 class MetaBaseline(FeatureMethod):
+    """Meta-Baseline as a registered method: the body fine-tuned on episodes, cosine nearest centroid.
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("meta-baseline") is MetaBaseline, MetaBaseline.ANY_WAY
+        (True, True)
+        >>> MetaBaseline.DEFAULTS["cpu"]["tau"], MetaBaseline.DEFAULTS["cpu"]["meta_iters"]
+        (10.0, 60)
+    """
+
     name = "meta-baseline"
     ANY_WAY = True                     # class centroids: any number of classes
     paper = "Chen et al. 2021, Meta-Baseline: Exploring Simple Meta-Learning for Few-Shot Learning"

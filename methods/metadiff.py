@@ -47,7 +47,17 @@ from .mcdi import WeightDiffusion
 class SupportGradientUNet(nn.Module):
     """eps_phi(x_t, t, Emb, grad_x L(x_t; S)): the U-Net with the support loss's gradient at the
     current (de-normalised) weights as an extra input channel. ``emb`` is the standardised,
-    flattened class means ``[B, way*d]``; the normalisation statistics are constants (buffers)."""
+    flattened class means ``[B, way*d]``; the normalisation statistics are constants (buffers).
+
+    Example:
+        >>> from methods.diffusion.denoiser import UNet1D
+        >>> unet = UNet1D(3 * 4 + 3, 3 * 4, channels=8, cond_dim=16, extra_channels=1)
+        >>> w_stats, e_stats = (torch.zeros(15), torch.ones(15)), (torch.zeros(4), torch.ones(4))
+        >>> g = SupportGradientUNet(unet, "linear", 4, 3, *w_stats, *e_stats).support_gradient(
+        ...     torch.randn(2, 15), torch.randn(2, 12))
+        >>> g.shape, round(g.pow(2).mean(-1)[0].item(), 4)                     # "rms": unit RMS per task
+        (torch.Size([2, 15]), 1.0)
+    """
 
     def __init__(self, unet: nn.Module, head: str, feat_dim: int, way: int, w_mean, w_std, e_mean, e_std,
                  grad_norm: str = "rms"):
@@ -76,6 +86,17 @@ class SupportGradientUNet(nn.Module):
 
 
 class MetaDiff(WeightDiffusion):
+    """Meta-Diff as a registered method: Mc-Di's weight diffusion, single-level, with the support
+    gradient as an extra U-Net channel (:class:`SupportGradientUNet`).
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("meta-diff") is MetaDiff, MetaDiff.extra_channels
+        (True, 1)
+        >>> {k: MetaDiff.DEFAULTS["cpu"][k] for k in ("segments", "outer", "grad_norm")}
+        {'segments': 1, 'outer': 'plain', 'grad_norm': 'rms'}
+    """
+
     name = "meta-diff"
     paper = "Zhang et al. 2024, MetaDiff: Meta-Learning with Conditional Diffusion for Few-Shot Learning (AAAI)"
     DEFAULTS = {p: dict(v, segments=1, outer="plain", grad_norm="rms", support="means")

@@ -26,6 +26,16 @@ from .mcdi import WeightDiffusion
 
 
 class OCD(WeightDiffusion):
+    """OCD as a registered method: diffusion of the change from the mean prepared head, single-level.
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("ocd") is OCD
+        True
+        >>> {k: OCD.DEFAULTS["cpu"][k] for k in ("segments", "outer", "residual")}
+        {'segments': 1, 'outer': 'plain', 'residual': True}
+    """
+
     name = "ocd"
     paper = "OCD: Learning to Overfit with Conditional Diffusion Models (Lutati & Wolf, ICML 2023)"
     DEFAULTS = {p: dict(v, segments=1, outer="plain", residual=True)

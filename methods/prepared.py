@@ -32,12 +32,23 @@ MAX_STEPS = 100     # Algorithm 1's cap on M (docs/readings.md, "early stopping"
 
 def theta0_seed(seed: int) -> int:
     """The seed of the shared theta_0 (``init="shared"``): one head per cell seed, the same for the
-    meta-train preparation and for the test tasks of the ``ref-target-head`` reference."""
+    meta-train preparation and for the test tasks of the ``ref-target-head`` reference.
+
+    Example:
+        >>> theta0_seed(0) == theta0_seed(0), theta0_seed(0) == theta0_seed(1)
+        (True, False)
+    """
     return derive_seed(seed, "theta0")
 
 
 def prep_defaults(**kw) -> dict:
-    """Algorithm 1's settings of the cpu profile (and ``tasks``, the number of prepared tasks)."""
+    """Algorithm 1's settings of the cpu profile (and ``tasks``, the number of prepared tasks).
+
+    Example:
+        >>> hp = prep_defaults(tasks=64, hidden=32)                  # a method adds its own settings
+        >>> hp["tasks"], hp["hidden"], hp["lr"], hp["max_steps"]
+        (64, 32, 0.005, 100)
+    """
     base = dict(head="linear", tasks=256, lr=0.005, rho=0.05, sam=True, augment=True, views=4, noise=0.1,
                 rotation=15.0, max_steps=MAX_STEPS, min_steps=12, patience=10, tol=0.001, stop_ref="start", grid=12,
                 init="per-task")
@@ -67,7 +78,14 @@ def support_heads(ctx, cfg: PrepConfig, images: torch.Tensor, sy: torch.Tensor, 
 
 class PreparedHeads:
     """Mixin for a :class:`~methods.base.FeatureMethod` whose ``hp`` holds Algorithm 1's settings
-    (so a method's own hyper-parameters must not reuse their names: ``lr`` is Algorithm 1's)."""
+    (so a method's own hyper-parameters must not reuse their names: ``lr`` is Algorithm 1's).
+
+    Example:
+        >>> m = PreparedHeads(); m.hp = prep_defaults(hidden=64, lr=0.01)
+        >>> cfg = m.prep_config()                                    # Algorithm 1's keys only
+        >>> type(cfg).__name__, cfg.lr, cfg.max_steps
+        ('PrepConfig', 0.01, 100)
+    """
 
     def prep_config(self) -> PrepConfig:
         return PrepConfig(**{k: self.hp[k] for k in PREP_KEYS if k in self.hp})
@@ -158,7 +176,13 @@ class HeadGenerator(PreparedHeads, FeatureMethod):
     """A method that generates a task's head from its embedding (support class means) with a
     network ``self.net`` learnt from prepared heads. Subclasses implement ``_build(P, emb_dim)``
     (creates ``self.net``), ``meta_train()`` and ``generate(protos)`` -> de-normalised flat
-    heads ``[E, P]``; no gradient steps at test time."""
+    heads ``[E, P]``; no gradient steps at test time.
+
+    Example:
+        >>> from methods import get_method
+        >>> [n for n in ("d2nwg", "ghn3", "icis", "llo-vae", "mc-di") if issubclass(get_method(n), HeadGenerator)]
+        ['d2nwg', 'icis', 'llo-vae', 'mc-di']
+    """
 
     def emb_layout(self, P: int, emb_dim: int) -> torch.Tensor | None:
         """Weight position -> embedding entry: for a linear head, w[c, j] <- proto[c, j]

@@ -23,6 +23,16 @@ from .meta_baseline import cosine_logits
 
 
 class CentroidReference(FeatureMethod):
+    """``ref-centroid``: cosine nearest centroid (tau = 1) on the frozen body's features.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> m = CentroidReference(NS(profile="cpu", cell=NS(dataset="omniglot")))
+        >>> centroids = m.adapt_features(torch.tensor([[[1., 0], [0, 2]]]), torch.tensor([[0, 1]]), way=2)
+        >>> m.predict_features(centroids, torch.tensor([[[3., 1], [0, 5]]])).argmax(-1).tolist(), m.REFERENCE
+        ([[0, 1]], True)
+    """
+
     name = "ref-centroid"
     REFERENCE = True
     ANY_WAY = True
@@ -46,6 +56,17 @@ class CentroidReference(FeatureMethod):
 
 
 class TargetHeadReference(FeatureMethod):
+    """``ref-target-head``: theta_M of Algorithm 1 on each test task's support set, with Mc-Di's
+    preparation settings.
+
+    Example:
+        >>> from methods import get_method, is_reference
+        >>> get_method("ref-target-head") is TargetHeadReference, is_reference("ref-target-head")
+        (True, True)
+        >>> TargetHeadReference.DEFAULTS["cpu"]["sam"], TargetHeadReference.DEFAULTS["cpu"]["max_steps"]
+        (True, 100)
+    """
+
     name = "ref-target-head"
     REFERENCE = True
     ANY_WAY = True

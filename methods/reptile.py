@@ -19,7 +19,7 @@ inner batch 10, 5 inner iterations, 10 training shots, meta-batch 5, 100K
 iterations, outer step 1.0 -> 0, 50 eval iterations with batch 5 (1-shot) /
 10 (5-shot); mini-ImageNet - the same with 8 inner iterations and 15 training shots.
 The ``cpu`` profile keeps everything but the iteration counts (100 meta-iterations
-instead of 100K; 5 test-time steps instead of 50, i.e. as many as in training) and
+instead of 100K; 5 test-time steps instead of 50, i.e. as many as in training on Omniglot) and
 the network width and image size (the table's shared settings), which it reduces
 to fit a whole table on two CPU cores.
 """
@@ -40,6 +40,18 @@ from .inner_loop import batched_adam, check_finite, cyclic_minibatches, stack_pa
 
 
 class Reptile(Method):
+    """REPTILE as a registered method: the whole network meta-learnt (from scratch by default), Adam at test time.
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("reptile") is Reptile, Reptile.DEFAULTS["cpu"]["meta_iters"]
+        (True, 100)
+        >>> Reptile.hyper_parameters("cpu", "mini-imagenet", {})["inner_steps"]        # the paper's 8 there
+        8
+        >>> Reptile.uses_body_with({}), Reptile.uses_body_with({"init_body": "pretrained"})
+        (False, True)
+    """
+
     name = "reptile"
     paper = "Nichol, Achiam & Schulman 2018, On First-Order Meta-Learning Algorithms"
     DEFAULTS = {

@@ -35,6 +35,14 @@ from .inner_loop import batched_adam, check_finite, stack_params
 
 @dataclass
 class ReptileConfig:
+    """The settings of :func:`reptile_train` (Mc-Di Algorithm 2's loop).
+
+    Example:
+        >>> cfg = ReptileConfig(iters=10, outer="sgd")
+        >>> cfg.iters, cfg.meta_batch, cfg.inner_steps, cfg.outer
+        (10, 8, 3, 'sgd')
+    """
+
     iters: int = 300
     meta_batch: int = 8             # B: copies of phi per iteration
     inner_steps: int = 3            # K: inner Adam steps of each copy
@@ -46,6 +54,13 @@ class ReptileConfig:
 
 @dataclass
 class PlainConfig:
+    """The settings of :func:`plain_train` (single-level Adam).
+
+    Example:
+        >>> PlainConfig(iters=50, lr=3e-3)
+        PlainConfig(iters=50, steps=1, lr=0.003, clip=0.0, log_every=10)
+    """
+
     iters: int = 300
     steps: int = 1                  # Adam steps of phi per iteration, on the iteration's items
     lr: float = 1e-3
@@ -96,7 +111,16 @@ def reptile_train(net, loss_fn, draw, cfg: ReptileConfig, progress: bool = False
                   log=None, select=None, store=None, copies_loss=None) -> list:
     """REPTILE over ``net``'s parameters (in place); returns the rows ``log`` produced.
     ``copies_loss``: the inner loops' summed loss over all copies in one pass
-    (:func:`~methods.inner_loop.batched_adam`), where the network has one."""
+    (:func:`~methods.inner_loop.batched_adam`), where the network has one.
+
+    Example:
+        >>> net, x, y = torch.nn.Linear(3, 1), torch.randn(4, 8, 3), torch.randn(4, 8, 1)
+        >>> loss = lambda p, xx, yy: ((torch.func.functional_call(net, p, (xx,)) - yy) ** 2).mean()
+        >>> log = lambda it, phi, batch_fn, tags: [it]                  # a row every log_every iterations
+        >>> cfg = ReptileConfig(iters=3, meta_batch=4, log_every=2)
+        >>> reptile_train(net, loss, lambda it: ((lambda s: (x, y)), None), cfg, log=log)
+        [0, 2]
+    """
     if cfg.outer not in ("adam", "sgd"):
         raise ValueError(f"outer must be 'adam' or 'sgd', got {cfg.outer!r}")
     phi = {name: p.detach().clone() for name, p in net.named_parameters()}
@@ -120,7 +144,18 @@ def reptile_train(net, loss_fn, draw, cfg: ReptileConfig, progress: bool = False
 
 def plain_train(net, loss_fn, draw, cfg: PlainConfig, progress: bool = False, desc: str = "train",
                 log=None, select=None, store=None) -> list:
-    """Single-level Adam training of ``net`` (in place); returns the rows ``log`` produced."""
+    """Single-level Adam training of ``net`` (in place); returns the rows ``log`` produced.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> net, x, y = torch.nn.Linear(3, 1), torch.randn(1, 16, 3), torch.randn(1, 16, 1)
+        >>> loss = lambda p, xx, yy: ((torch.func.functional_call(net, p, (xx,)) - yy) ** 2).mean()
+        >>> before = loss(dict(net.named_parameters()), x[0], y[0]).item()
+        >>> plain_train(net, loss, lambda it: ((lambda s: (x, y)), None), PlainConfig(iters=50, lr=0.05))
+        []
+        >>> loss(dict(net.named_parameters()), x[0], y[0]).item() < before
+        True
+    """
     phi = {name: p.detach().clone().requires_grad_(True) for name, p in net.named_parameters()}
     opt = torch.optim.Adam(phi.values(), lr=cfg.lr)
 

@@ -41,7 +41,14 @@ def _mlp(i: int, h: int, o: int) -> nn.Sequential:
 class VAE(nn.Module):
     """q(z | x[, e]) and p(x | z[, e]) as MLPs; ``emb_dim = 0`` makes it unconditional.
     ``forward(x, e, noise)`` is the negative ELBO of one sample ``x`` ``[P]`` averaged over the
-    reparametrisation draws ``noise`` ``[D, latent]``."""
+    reparametrisation draws ``noise`` ``[D, latent]``.
+
+    Example:
+        >>> vae = VAE(length=10, emb_dim=0, latent=2, hidden=8)               # unconditional
+        >>> mu, logvar = vae.encode(torch.randn(3, 10), torch.zeros(3, 0))
+        >>> mu.shape, logvar.shape, vae.decode(mu, torch.zeros(3, 0)).shape
+        (torch.Size([3, 2]), torch.Size([3, 2]), torch.Size([3, 10]))
+    """
 
     def __init__(self, length: int, emb_dim: int, latent: int = 32, hidden: int = 256, beta: float = 1.0,
                  emb_layout: torch.Tensor | None = None):
@@ -74,6 +81,16 @@ class VAE(nn.Module):
 
 
 class LLOVAE(HeadGenerator):
+    """LLO-VAE as a registered head generator: a conditional :class:`VAE` over whole heads, REPTILE-trained.
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("llo-vae") is LLOVAE
+        True
+        >>> {k: LLOVAE.DEFAULTS["cpu"][k] for k in ("latent", "beta", "meta_iters", "outer")}
+        {'latent': 32, 'beta': 1.0, 'meta_iters': 400, 'outer': 'adam'}
+    """
+
     name = "llo-vae"
     paper = "Learning to Learn Weight Generation via Trajectory Diffusion (Lt-Di), Table 1: LLO-VAE"
     _hp = prep_defaults(aligned_emb=True, latent=32, hidden=256, beta=1.0, z="sample", meta_iters=400, meta_batch=8, inner_steps=3,

@@ -54,7 +54,18 @@ REQUIRED = {
 
 def load_dataset(name: str, root: Path | str | None, image_size: int, cache_dir: Path | None = None,
                  **options) -> FewShotDataset:
-    """Load a registered dataset; raises :class:`DataMissingError` naming the expected path."""
+    """Load a registered dataset; raises :class:`DataMissingError` naming the expected path.
+
+    Example:
+        >>> load_dataset("synthetic", None, image_size=8).splits["test"].images.shape
+        torch.Size([400, 1, 8, 8])
+        >>> import tempfile
+        >>> load_dataset("tiered-imagenet", tempfile.mkdtemp(), 84)
+        Traceback (most recent call last):
+        ...
+        benchmark.data.base.DataMissingError: tiered-imagenet: data not found at .../tiered-imagenet/train
+        ...
+    """
     if name not in LOADERS:
         raise KeyError(f"unknown dataset {name!r}; registered: {', '.join(DATASETS)}")
     return LOADERS[name](root, image_size, cache_dir, **options)
@@ -73,7 +84,13 @@ def needed_datasets(name: str, settings: dict) -> list:
 
 def load_for_settings(name: str, root, settings: dict, cache_dir=None) -> FewShotDataset:
     """The dataset a cell on ``name`` runs on, at ``settings["image_size"]``: a transfer target is
-    composed with its source (:func:`benchmark.data.transfer.compose`)."""
+    composed with its source (:func:`benchmark.data.transfer.compose`).
+
+    Example:
+        >>> ds = load_for_settings("synthetic", None, {"image_size": 8})
+        >>> ds.name, ds.splits["train"].images.shape
+        ('synthetic', torch.Size([800, 1, 8, 8]))
+    """
     if name in TRANSFER:
         source = load_for_settings(settings["transfer_source"], root, settings, cache_dir)
         return transfer.compose(source, load_dataset(name, root, settings["image_size"], cache_dir))
@@ -82,12 +99,27 @@ def load_for_settings(name: str, root, settings: dict, cache_dir=None) -> FewSho
 
 
 def is_text(name: str) -> bool:
-    """Whether ``name`` is a GLUE task of Table 5 (``glue-<task>``) rather than an image dataset."""
+    """Whether ``name`` is a GLUE task of Table 5 (``glue-<task>``) rather than an image dataset.
+
+    Example:
+        >>> is_text("glue-mrpc"), is_text("omniglot")
+        (True, False)
+    """
     return name.startswith("glue-")
 
 
 def check_available(name: str, root: Path | str | None) -> None:
-    """Raise :class:`DataMissingError` at once if ``name``'s files are not under ``root``."""
+    """Raise :class:`DataMissingError` at once if ``name``'s files are not under ``root``.
+
+    Example:
+        >>> check_available("synthetic", None)                  # needs no files: nothing raised
+        >>> import tempfile
+        >>> check_available("omniglot", tempfile.mkdtemp())
+        Traceback (most recent call last):
+        ...
+        benchmark.data.base.DataMissingError: omniglot: data not found at .../omniglot-py/images_background.zip
+        ...
+    """
     root = Path(root) if root is not None else None
     if is_text(name):
         from ..text.glue import check_glue, task_name

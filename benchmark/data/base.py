@@ -23,6 +23,15 @@ class DataMissingError(FileNotFoundError):
     """A dataset is not at the path the harness expects.
 
     The message names the expected path and how to obtain the data.
+
+    Example:
+        >>> err = DataMissingError("omniglot", "/data/omniglot-py/images_background.zip", "download it")
+        >>> print(err)
+        omniglot: data not found at /data/omniglot-py/images_background.zip
+          how to get it: download it
+          (the data root is --data or $MCDI_DATA)
+        >>> isinstance(err, FileNotFoundError), err.expected.name
+        (True, 'images_background.zip')
     """
 
     def __init__(self, dataset: str, expected: Path | str, how: str):
@@ -32,7 +41,16 @@ class DataMissingError(FileNotFoundError):
 
 
 class DataCorruptError(ValueError):
-    """Files exist but do not have the expected structure or cannot be decoded."""
+    """Files exist but do not have the expected structure or cannot be decoded.
+
+    Example:
+        >>> decode_image(b"not an image", 8, "L")
+        Traceback (most recent call last):
+        ...
+        benchmark.data.base.DataCorruptError: cannot decode image <bytes>: cannot identify image file ...
+        >>> issubclass(DataCorruptError, ValueError)
+        True
+    """
 
 
 @dataclass
@@ -114,6 +132,12 @@ def decode_image(data: bytes | str | Path | Image.Image, image_size: int, mode: 
 
 
 def stack_images(arrays: Iterable[np.ndarray]) -> torch.Tensor:
+    """Stack uint8 ``[C, H, W]`` arrays (as :func:`decode_image` returns them) into one ``[N, C, H, W]`` tensor.
+
+    Example:
+        >>> stack_images([np.zeros((1, 4, 4), dtype=np.uint8)] * 3).shape
+        torch.Size([3, 1, 4, 4])
+    """
     return torch.from_numpy(np.stack(list(arrays)))
 
 
@@ -141,7 +165,18 @@ def fingerprint(paths: Iterable[Path], *extra) -> str:
 
 
 def cached(cache_dir: Path | None, key: str, build: Callable[[], dict]) -> dict:
-    """Return ``build()``, memoised on disk as ``cache_dir/data/<key>.pt``."""
+    """Return ``build()``, memoised on disk as ``cache_dir/data/<key>.pt``.
+
+    Example:
+        >>> import tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> cached(d, "demo", lambda: {"n": 1})
+        {'n': 1}
+        >>> cached(d, "demo", lambda: {"n": 2})                 # read back from d/data/demo.pt, not rebuilt
+        {'n': 1}
+        >>> cached(None, "demo", lambda: {"n": 2})              # no cache folder: always built
+        {'n': 2}
+    """
     if cache_dir is None:
         return build()
     path = Path(cache_dir) / "data" / f"{key}.pt"
@@ -156,7 +191,12 @@ def cached(cache_dir: Path | None, key: str, build: Callable[[], dict]) -> dict:
 
 
 def labels_from_names(names: Sequence[str]) -> tuple[torch.Tensor, list]:
-    """Map class names (one per image) to contiguous ids in sorted-name order."""
+    """Map class names (one per image) to contiguous ids in sorted-name order.
+
+    Example:
+        >>> labels_from_names(["cat", "ant", "cat"])
+        (tensor([1, 0, 1]), ['ant', 'cat'])
+    """
     classes = sorted(set(names))
     index = {c: i for i, c in enumerate(classes)}
     return torch.tensor([index[n] for n in names], dtype=torch.long), classes

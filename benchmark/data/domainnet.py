@@ -31,7 +31,17 @@ HOW = ("get DomainNet from http://ai.bu.edu/M3SDA/ (each domain's zip and its <d
 
 
 def read_list(base: Path, domain: str, part: str) -> list:
-    """``[(path, "<domain>/<class>"), ...]`` of one official list; a listed image missing is an error."""
+    """``[(path, "<domain>/<class>"), ...]`` of one official list; a listed image missing is an error.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from benchmark.data.fixtures import write_domainnet
+        >>> base = pathlib.Path(tempfile.mkdtemp()) / "domainnet"
+        >>> write_domainnet(base, classes=("bee", "zebra"), per_class=(2, 1))
+        >>> items = read_list(base, "sketch", "train")
+        >>> len(items), items[0][0].name, items[0][1], items[-1][1]
+        (4, 'sketch_000_train0.jpg', 'sketch/bee', 'sketch/zebra')
+    """
     path = base / f"{domain}_{part}.txt"
     if not path.is_file():
         raise DataMissingError("domainnet", path, HOW)
@@ -76,7 +86,19 @@ def _split(name: str, base: Path, lists: list, image_size: int, per_class: int, 
 
 def load(root: Path | str, image_size: int = 84, cache_dir: Path | None = None, sources=SOURCES,
          target: str = TARGET, per_class: int = 0) -> FewShotDataset:
-    """DomainNet with ``target`` held out (module docstring)."""
+    """DomainNet with ``target`` held out (module docstring).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from benchmark.data.fixtures import write_domainnet
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> write_domainnet(root / "domainnet", classes=("bee", "zebra"), per_class=(2, 1))
+        >>> ds = load(root, image_size=8)
+        >>> ds.splits["test"].class_names, ds.splits["test"].images.shape
+        (['sketch/bee', 'sketch/zebra'], torch.Size([6, 3, 8, 8]))
+        >>> len(ds.splits["train"].class_names)                 # 5 source domains x 2 classes, less painting/bee
+        9
+    """
     if root is None:
         raise DataMissingError("domainnet", Path("$MCDI_DATA") / "domainnet", HOW)
     base = Path(root) / "domainnet"

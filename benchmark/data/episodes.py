@@ -17,6 +17,14 @@ from ..seeding import derive_seed
 
 @dataclass(frozen=True)
 class Episode:
+    """One episode: indices into a split (support, then query, class by class) and its episode labels.
+
+    Example:
+        >>> ep = Episode(torch.tensor([3, 7]), torch.tensor([4, 5, 8, 9]), torch.tensor([6, 2]), way=2, shot=1)
+        >>> ep.support_labels.tolist(), ep.query_labels.tolist()
+        ([0, 1], [0, 0, 1, 1])
+    """
+
     support: torch.Tensor       # [way*shot] indices into the split
     query: torch.Tensor         # [way*query]
     classes: torch.Tensor       # [way] split class ids, in label order

@@ -24,23 +24,54 @@ TIERED = {"train": ["n01", "n02", "n03"], "val": ["n04", "n05"], "test": ["n06",
 
 
 def colour(i: int) -> tuple:
+    """The flat RGB colour of class ``i``'s images.
+
+    Example:
+        >>> colour(0), colour(2)
+        ((0, 255, 0), (40, 215, 14))
+    """
     return (20 * i % 256, 255 - 20 * i % 256, 7 * i % 256)
 
 
 def png(color, size: int = 12) -> bytes:
+    """PNG bytes of a ``size`` x ``size`` RGB image of one colour.
+
+    Example:
+        >>> from benchmark.data.base import decode_image
+        >>> data = png(colour(1))
+        >>> data[:4], decode_image(data, 4, "RGB")[:, 0, 0].tolist()
+        (b'\\x89PNG', [20, 235, 7])
+    """
     buf = io.BytesIO()
     Image.new("RGB", (size, size), color).save(buf, "PNG")
     return buf.getvalue()
 
 
 def write_jpg(path: Path, color) -> None:
+    """Write a 12 x 12 JPEG of one colour to ``path`` (its folders created).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "cat" / "0.jpg"
+        >>> write_jpg(path, colour(1))
+        >>> Image.open(path).format, Image.open(path).size
+        ('JPEG', (12, 12))
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (12, 12), color).save(path, "JPEG", quality=100)
 
 
 def write_tiered(base: Path, kind: str, classes: dict = TIERED, per_class: int = 3) -> None:
     """``base`` = ``<root>/tiered-imagenet`` in layout ``kind``: "folders", "pickle" (Ren et al.'s
-    ``{split}_images_png.pkl``: a list of uint8 arrays of PNG bytes) or "npz"; labels pickles as Ren's."""
+    ``{split}_images_png.pkl``: a list of uint8 arrays of PNG bytes) or "npz"; labels pickles as Ren's.
+
+    Example:
+        >>> import tempfile
+        >>> base = Path(tempfile.mkdtemp()) / "tiered-imagenet"
+        >>> write_tiered(base, "pickle")
+        >>> sorted(p.name for p in base.glob("train_*"))         # and the same for val and test
+        ['train_images_png.pkl', 'train_labels.pkl']
+    """
     base.mkdir(parents=True, exist_ok=True)
     for split, wnids in classes.items():
         ids = [c for c in range(len(wnids)) for _ in range(per_class)]
@@ -63,7 +94,15 @@ def write_domainnet(base: Path, classes=("aircraft_carrier", "bee", "zebra"), pe
                     drop=(("painting", "bee"),)) -> None:
     """``base`` = ``<root>/domainnet``: every domain's images and its official ``_train``/``_test`` lists
     (``per_class`` images per class in each); the (domain, class) pairs in ``drop`` are left out, as
-    some releases' painting list lacks a class."""
+    some releases' painting list lacks a class.
+
+    Example:
+        >>> import tempfile
+        >>> base = Path(tempfile.mkdtemp()) / "domainnet"
+        >>> write_domainnet(base, classes=("bee", "zebra"), per_class=(1, 1))
+        >>> (base / "painting_train.txt").read_text().splitlines()     # painting/bee is dropped
+        ['painting/zebra/painting_001_train0.jpg 1']
+    """
     for d in DOMAINS:
         for part, n in zip(("train", "test"), per_class):
             lines = []
@@ -79,7 +118,15 @@ def write_domainnet(base: Path, classes=("aircraft_carrier", "bee", "zebra"), pe
 
 def write_meta_dataset(base: Path, sources, split_counts, per_class: int = 2) -> None:
     """``base`` = ``<root>/meta-dataset``: per source a ``dataset_spec.json`` (``split_counts(source)`` ->
-    ``{"TRAIN": n, "VALID": n, "TEST": n}``) and one ``<class_id>.tfrecords`` per class."""
+    ``{"TRAIN": n, "VALID": n, "TEST": n}``) and one ``<class_id>.tfrecords`` per class.
+
+    Example:
+        >>> import tempfile
+        >>> base = Path(tempfile.mkdtemp()) / "meta-dataset"
+        >>> write_meta_dataset(base, ["mnist"], lambda s: {"TRAIN": 0, "VALID": 0, "TEST": 2})
+        >>> sorted(p.name for p in (base / "mnist").iterdir())
+        ['0.tfrecords', '1.tfrecords', 'dataset_spec.json']
+    """
     from tfrecord.writer import TFRecordWriter
     for s in sources:
         per = split_counts(s)
@@ -99,7 +146,15 @@ def write_meta_dataset(base: Path, sources, split_counts, per_class: int = 2) ->
 
 def write_class_folders(base: Path, classes, per_class: int, start: int = 0) -> None:
     """``base/<class>/<j>.jpg`` for each class (class ``i`` of ``classes`` in ``colour(start + i)``): the
-    layout of ImageNet's ``train``/``val`` folders and of the CIFAR-10 test copy."""
+    layout of ImageNet's ``train``/``val`` folders and of the CIFAR-10 test copy.
+
+    Example:
+        >>> import tempfile
+        >>> base = Path(tempfile.mkdtemp()) / "cifar10" / "test"
+        >>> write_class_folders(base, ["airplane", "cat"], per_class=2)
+        >>> sorted(p.relative_to(base).as_posix() for p in base.glob("*/*"))
+        ['airplane/0.jpg', 'airplane/1.jpg', 'cat/0.jpg', 'cat/1.jpg']
+    """
     for i, name in enumerate(classes):
         for j in range(per_class):
             write_jpg(base / name / f"{j}.jpg", colour(start + i))

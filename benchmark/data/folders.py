@@ -99,6 +99,16 @@ def load_image_folder_splits(root: Path | str, name: str, image_size: int = 84, 
 
 
 def check_disjoint(name: str, splits: dict) -> None:
+    """Raise :class:`DataCorruptError` if a class name is in more than one of ``splits``.
+
+    Example:
+        >>> split = lambda names: ImageSplit(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 1]), names)
+        >>> check_disjoint("demo", {"train": split(["a", "b"]), "test": split(["c", "d"])})    # disjoint: nothing
+        >>> check_disjoint("demo", {"train": split(["a", "b"]), "test": split(["b", "c"])})
+        Traceback (most recent call last):
+        ...
+        benchmark.data.base.DataCorruptError: demo: class 'b' is in both train and test
+    """
     seen: dict = {}
     for split, s in splits.items():
         for c in s.class_names:

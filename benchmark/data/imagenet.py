@@ -52,7 +52,18 @@ def _split(base: Path, split: str, image_size: int, per_class: int, cache_dir) -
 
 def load(root: Path | str | None, image_size: int = 84, cache_dir: Path | None = None, per_class: int = 100,
          val_per_class: int = 10) -> FewShotDataset:
-    """ImageNet-1k's ``train`` and ``val`` splits over the same classes (module docstring)."""
+    """ImageNet-1k's ``train`` and ``val`` splits over the same classes (module docstring).
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.data.fixtures import write_class_folders
+        >>> root, wnids = Path(tempfile.mkdtemp()), ["n01440764", "n01443537"]
+        >>> write_class_folders(root / "imagenet" / "train", wnids, per_class=3)
+        >>> write_class_folders(root / "imagenet" / "val", wnids, per_class=2)
+        >>> ds = load(root, image_size=8, per_class=2, val_per_class=1)
+        >>> ds.splits["train"].class_names, len(ds.splits["train"]), len(ds.splits["val"]), "test" in ds.splits
+        (['n01440764', 'n01443537'], 4, 2, False)
+    """
     if root is None:
         raise DataMissingError("imagenet", Path("$MCDI_DATA") / "imagenet" / "train", HOW)
     base = Path(root) / "imagenet"

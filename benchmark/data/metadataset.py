@@ -33,7 +33,17 @@ _SPLITS = ("TRAIN", "VALID", "TEST")
 
 def read_spec(base: Path, source: str) -> dict:
     """A source's ``dataset_spec.json`` -> ``{"classes": {split: [class ids]}, "names": {id: name}, "pattern"}``
-    (class ids are numbered TRAIN first, then VALID, then TEST, as the conversion assigns them)."""
+    (class ids are numbered TRAIN first, then VALID, then TEST, as the conversion assigns them).
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.data.fixtures import write_meta_dataset
+        >>> base = Path(tempfile.mkdtemp()) / "meta-dataset"
+        >>> write_meta_dataset(base, ["omniglot"], lambda s: {"TRAIN": 2, "VALID": 1, "TEST": 1})
+        >>> spec = read_spec(base, "omniglot")
+        >>> spec["classes"], spec["names"][3], spec["pattern"]
+        ({'TRAIN': [0, 1], 'VALID': [2], 'TEST': [3]}, 'omniglot_c3', '{}.tfrecords')
+    """
     path = base / source / "dataset_spec.json"
     if not path.is_file():
         raise DataMissingError("meta-dataset", path, HOW)
@@ -51,7 +61,17 @@ def read_spec(base: Path, source: str) -> dict:
 
 
 def read_class(path: Path, limit: int = 0) -> list:
-    """The encoded images of one class file (the first ``limit`` when > 0)."""
+    """The encoded images of one class file (the first ``limit`` when > 0).
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.data.fixtures import write_meta_dataset
+        >>> base = Path(tempfile.mkdtemp()) / "meta-dataset"
+        >>> write_meta_dataset(base, ["mnist"], lambda s: {"TRAIN": 0, "VALID": 0, "TEST": 1}, per_class=3)
+        >>> images = read_class(base / "mnist" / "0.tfrecords")
+        >>> len(images), images[0][:4], len(read_class(base / "mnist" / "0.tfrecords", limit=2))
+        (3, b'\\x89PNG', 2)
+    """
     from tfrecord.reader import tfrecord_loader
     if not path.is_file():
         raise DataMissingError("meta-dataset", path, HOW)
@@ -94,7 +114,18 @@ def _split(base: Path, parts: list, image_size: int, per_class: int, cache_dir, 
 
 def load(root: Path | str, image_size: int = 84, cache_dir: Path | None = None, test_source: str = "traffic_sign",
          train_sources=TRAIN_SOURCES, per_class: int = 0) -> FewShotDataset:
-    """Meta-Dataset: train on ``train_sources``, test on ``test_source`` (module docstring)."""
+    """Meta-Dataset: train on ``train_sources``, test on ``test_source`` (module docstring).
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.data.fixtures import write_meta_dataset
+        >>> root = Path(tempfile.mkdtemp())
+        >>> write_meta_dataset(root / "meta-dataset", TRAIN_SOURCES, lambda s: {"TRAIN": 1, "VALID": 1, "TEST": 0})
+        >>> write_meta_dataset(root / "meta-dataset", ["mnist"], lambda s: {"TRAIN": 0, "VALID": 0, "TEST": 2})
+        >>> ds = load(root, image_size=8, test_source="mnist", per_class=1)
+        >>> ds.name, len(ds.splits["train"].class_names), ds.splits["test"].class_names
+        ('md-mnist', 8, ['mnist/mnist_c0', 'mnist/mnist_c1'])
+    """
     if root is None:
         raise DataMissingError("meta-dataset", Path("$MCDI_DATA") / "meta-dataset", HOW)
     base = Path(root) / "meta-dataset"

@@ -19,7 +19,15 @@ CLASSES = {"train": 40, "val": 10, "test": 20}
 
 def load(image_size: int = 16, seed: int = 0, per_class: int = 20, noise: float = 0.35,
          channels: int = 1) -> FewShotDataset:
-    """Generate the dataset (train 40 / val 10 / test 20 classes)."""
+    """Generate the dataset (train 40 / val 10 / test 20 classes).
+
+    Example:
+        >>> ds = load(image_size=8, per_class=5, channels=3)
+        >>> [len(ds.splits[s]) for s in ("train", "val", "test")], ds.channels
+        ([200, 50, 100], 3)
+        >>> torch.equal(ds.splits["test"].images, load(8, per_class=5, channels=3).splits["test"].images)
+        True
+    """
     g = torch.Generator().manual_seed(1000 + seed)
     splits = {}
     for split, n_cls in CLASSES.items():

@@ -31,7 +31,16 @@ SPLITS = ("train", "val", "test")
 
 
 def layout(base: Path) -> str | None:
-    """Which of the three layouts ``base`` holds ("folders", "pickle", "npz"), or None."""
+    """Which of the three layouts ``base`` holds ("folders", "pickle", "npz"), or None.
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.data.fixtures import write_tiered
+        >>> base = Path(tempfile.mkdtemp()) / "tiered-imagenet"
+        >>> write_tiered(base, "npz")
+        >>> layout(base), layout(base.parent / "elsewhere")
+        ('npz', None)
+    """
     if (base / "train").is_dir():
         return "folders"
     if (base / "train_images_png.pkl").is_file():
@@ -97,7 +106,17 @@ def _split(base: Path, kind: str, split: str, image_size: int, cache_dir) -> Ima
 
 
 def load(root: Path | str, image_size: int = 84, cache_dir: Path | None = None, splits=SPLITS) -> FewShotDataset:
-    """Tiered-ImageNet from ``<root>/tiered-imagenet`` in whichever layout it holds (module docstring)."""
+    """Tiered-ImageNet from ``<root>/tiered-imagenet`` in whichever layout it holds (module docstring).
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.data.fixtures import write_tiered
+        >>> root = Path(tempfile.mkdtemp())
+        >>> write_tiered(root / "tiered-imagenet", "pickle")        # Ren et al.'s pickles
+        >>> ds = load(root, image_size=8)
+        >>> ds.splits["test"].class_names, ds.splits["test"].images.shape
+        (['n06', 'n07'], torch.Size([6, 3, 8, 8]))
+    """
     if root is None:
         raise DataMissingError("tiered-imagenet", Path("$MCDI_DATA") / "tiered-imagenet", HOW)
     base = Path(root) / "tiered-imagenet"

@@ -92,7 +92,21 @@ def _stl10(root: Path, image_size: int, cache_dir) -> ImageSplit:
 
 
 def load(name: str, root: Path | str | None, image_size: int = 32, cache_dir: Path | None = None) -> FewShotDataset:
-    """The test split of a transfer target (module docstring)."""
+    """The test split of a transfer target (module docstring).
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.data.fixtures import write_class_folders
+        >>> root = Path(tempfile.mkdtemp())
+        >>> write_class_folders(root / "cifar10" / "test", ["airplane", "cat"], per_class=2)
+        >>> ds = load("cifar10", root, image_size=8)
+        >>> sorted(ds.splits), ds.splits["test"].class_names, ds.splits["test"].images.shape
+        (['test'], ['airplane', 'cat'], torch.Size([4, 3, 8, 8]))
+        >>> load("mnist", root)
+        Traceback (most recent call last):
+        ...
+        KeyError: "unknown transfer dataset 'mnist'; known: cifar10, cifar100, aircraft, pets, stl10"
+    """
     if name not in FOLDERS:
         raise KeyError(f"unknown transfer dataset {name!r}; known: {', '.join(DATASETS)}")
     if root is None:

@@ -28,6 +28,13 @@ def _bn(c, track):
 
 
 class Conv4(nn.Module):
+    """MAML's body: ``depth`` x [conv3x3(``width``), BN, ReLU, max-pool 2], flattened.
+
+    Example:
+        >>> Conv4(in_channels=3, width=8)(torch.zeros(2, 3, 84, 84)).shape            # 8 channels x 5 x 5
+        torch.Size([2, 200])
+    """
+
     def __init__(self, in_channels: int = 3, width: int = 64, depth: int = 4, track_running_stats: bool = True):
         super().__init__()
         layers, c = [], in_channels
@@ -82,6 +89,14 @@ class _ResBlock(nn.Module):
 
 
 class ResNet12(nn.Module):
+    """ResNet-12: 4 residual blocks of widths (64, 160, 320, 640) x ``width_mult``, global average pool.
+
+    Example:
+        >>> net = ResNet12(in_channels=3, width_mult=0.25)
+        >>> net.out_dim, net(torch.zeros(2, 3, 32, 32)).shape
+        (160, torch.Size([2, 160]))
+    """
+
     def __init__(self, in_channels: int = 3, width_mult: float = 1.0, track_running_stats: bool = True):
         super().__init__()
         widths = [max(1, int(round(w * width_mult))) for w in (64, 160, 320, 640)]
@@ -140,6 +155,13 @@ def build_backbone(name: str, in_channels: int, width: int, track_running_stats:
 
 @torch.no_grad()
 def feature_dim(body: nn.Module, in_channels: int, image_size: int) -> int:
+    """The number of features ``body`` gives for ``image_size`` images (its train/eval mode is kept).
+
+    Example:
+        >>> body = Conv4(1, 8).train()
+        >>> feature_dim(body, 1, 84), feature_dim(body, 1, 28), body.training
+        (200, 8, True)
+    """
     was = body.training
     body.eval()
     d = body(torch.zeros(2, in_channels, image_size, image_size)).shape[1]

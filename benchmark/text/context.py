@@ -33,7 +33,17 @@ from .glue import TASKS, TextSplit, load_glue, task_name
 
 @dataclass
 class TextTask:
-    """A task's data as tokens; :meth:`batches` runs the frozen bottom on them (memoised)."""
+    """A task's data as tokens; :meth:`batches` runs the frozen bottom on them (memoised).
+
+    Example:
+        >>> from benchmark.text.encoder import load_encoder
+        >>> split = TextSplit(["a good film", "a bad film"], None, torch.tensor([1, 0]))
+        >>> task = TextTask("glue-sst2", load_encoder("tiny", top_layers=1), 8, {"train": split})
+        >>> task.batches("train").x.shape                       # the frozen bottom's hidden states
+        torch.Size([2, 8, 32])
+        >>> task.batches("train") is task.batches("train"), task.train is split
+        (True, True)
+    """
     name: str
     encoder: object
     max_len: int
@@ -62,7 +72,14 @@ class TextTask:
 
 
 def balanced_subset(labels: torch.Tensor, per_class: int, g: torch.Generator) -> torch.Tensor:
-    """``per_class`` random indices of each label (fewer if a class has fewer), in random order."""
+    """``per_class`` random indices of each label (fewer if a class has fewer), in random order.
+
+    Example:
+        >>> labels = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+        >>> idx = balanced_subset(labels, 2, torch.Generator().manual_seed(0))
+        >>> sorted(labels[idx].tolist()), len(balanced_subset(labels, 5, torch.Generator().manual_seed(0)))
+        ([0, 0, 1, 1], 7)
+    """
     idx = []
     for c in labels.unique().tolist():
         pool = (labels == c).nonzero().flatten()
@@ -73,6 +90,19 @@ def balanced_subset(labels: torch.Tensor, per_class: int, g: torch.Generator) ->
 
 @dataclass
 class TextContext(CellFields):
+    """What a Table 5 method sees of a text cell (module docstring); made by :meth:`TextContext.build`.
+
+    Example:
+        >>> from benchmark.cells import Cell
+        >>> ctx = TextContext.build(Cell("t", "lora", "glue-mrpc", 2, 0, 0, "smoke"), None, None)
+        >>> ctx.way, ctx.settings["model"], ctx.settings["max_len"]
+        (2, 'tiny', 16)
+        >>> TextContext.build(Cell("t", "lora", "glue-mrpc", 5, 0, 0, "smoke"), None, None)
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: t/smoke/lora/glue-mrpc (5,0) seed 0: GLUE tasks of Table 5 are binary (way 2), ...
+    """
+
     cell: Cell
     settings: dict
     device: torch.device
@@ -156,7 +186,17 @@ class TextContext(CellFields):
 
 def write_tiny_glue(root: Path, tasks, n_train: int = 80, n_dev: int = 24) -> Path:
     """Write tiny GLUE TSVs in the official layout (for tests and doctests): learnable labels
-    (label 1 iff the first word is "good")."""
+    (label 1 iff the first word is "good").
+
+    Example:
+        >>> import tempfile
+        >>> root = write_tiny_glue(Path(tempfile.mkdtemp()), ["sst2", "mrpc"], n_train=6, n_dev=4)
+        >>> sorted(p.relative_to(root).as_posix() for p in root.glob("glue/*/*.tsv"))
+        ['glue/MRPC/dev.tsv', 'glue/MRPC/train.tsv', 'glue/SST-2/dev.tsv', 'glue/SST-2/train.tsv']
+        >>> train = load_glue(root, "sst2")["train"]
+        >>> train.labels.tolist(), [t.split()[0] for t in train.text_a]
+        ([0, 1, 0, 1, 0, 1], ['bad', 'good', 'bad', 'good', 'bad', 'good'])
+    """
     import random
     rnd = random.Random(0)
     words = "good bad cat dog runs sleeps the a big small red blue".split()

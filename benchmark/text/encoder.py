@@ -29,7 +29,16 @@ from ..config import ConfigError
 
 
 def model_path(spec: str) -> Path | None:
-    """The folder of ``spec`` (None for ``"tiny"``); a missing folder is one :class:`ConfigError`."""
+    """The folder of ``spec`` (None for ``"tiny"``); a missing folder is one :class:`ConfigError`.
+
+    Example:
+        >>> model_path("tiny") is None
+        True
+        >>> model_path("no/such/folder")
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: model 'no/such/folder': no Hugging Face checkpoint at no/such/folder ...
+    """
     if spec == "tiny":
         return None
     if spec == "minilm":
@@ -50,7 +59,16 @@ def model_path(spec: str) -> Path | None:
 class TopModel(nn.Module):
     """The trainable part: the top transformer layers and the model's own classification head
     (BERT: pooler + dropout + linear ``classifier``; RoBERTa: its ``classifier`` head on the
-    sequence). ``forward(hidden, mask)`` takes the bottom's hidden states and the 0/1 mask."""
+    sequence). ``forward(hidden, mask)`` takes the bottom's hidden states and the 0/1 mask.
+
+    Example:
+        >>> top = load_encoder("tiny", top_layers=1, seed=0).new_top(seed=0)
+        >>> len(top.layers), type(top.classifier).__name__
+        (1, 'Linear')
+        >>> hidden, mask = torch.zeros(3, 8, 32), torch.ones(3, 8)
+        >>> top(hidden, mask).shape, round(top(hidden, mask, labels=torch.tensor([0, 1, 0])).loss.item(), 1)
+        (torch.Size([3, 2]), 0.7)
+    """
 
     def __init__(self, layers, pooler, classifier, dropout: float):
         super().__init__()
@@ -79,7 +97,15 @@ class TopModel(nn.Module):
 
 
 class Encoder:
-    """A loaded checkpoint: tokenizer, frozen bottom, and a pristine top to copy per run."""
+    """A loaded checkpoint: tokenizer, frozen bottom, and a pristine top to copy per run.
+
+    Example:
+        >>> enc = load_encoder("tiny", top_layers=1, seed=0)
+        >>> enc.n_layers, enc.top_layers, len(enc.frozen), enc.hidden
+        (2, 1, 1, 32)
+        >>> enc.tokenize(["a cat"], None, max_len=6)["attention_mask"].tolist()
+        [[1, 1, 1, 1, 0, 0]]
+    """
 
     def __init__(self, model, tokenizer, top_layers: int, spec: str):
         base = model.base_model
@@ -135,7 +161,18 @@ _CACHE: dict = {}
 
 
 def load_encoder(spec: str, top_layers: int, seed: int = 0) -> Encoder:
-    """Load ``spec`` offline (memoised per process); ``seed`` only affects ``"tiny"``'s random weights."""
+    """Load ``spec`` offline (memoised per process); ``seed`` only affects ``"tiny"``'s random weights.
+
+    Example:
+        >>> load_encoder("tiny", top_layers=1) is load_encoder("tiny", top_layers=1)
+        True
+        >>> load_encoder("tiny", top_layers=0).top_layers               # 0: every layer
+        2
+        >>> load_encoder("tiny", top_layers=3)
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: top_layers=3: the model 'tiny' has 2 layers
+    """
     key = (spec, top_layers, seed if spec == "tiny" else 0)
     if key in _CACHE:
         return _CACHE[key]

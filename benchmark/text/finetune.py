@@ -29,6 +29,14 @@ from ..optim import checked_step
 
 @dataclass
 class FinetuneConfig:
+    """Hyper-parameters of :func:`finetune`: learning rate and its schedule, batch size, step budget and
+    the convergence rule (a held-out evaluation every ``eval_every`` steps, stop after ``patience``).
+
+    Example:
+        >>> FinetuneConfig(lr=1e-3, max_steps=100).to_dict()
+        {'lr': 0.001, 'batch': 16, 'max_steps': 100, 'eval_every': 25, 'patience': 4, ...}
+    """
+
     lr: float
     batch: int = 16
     max_steps: int = 500
@@ -44,7 +52,14 @@ class FinetuneConfig:
 
 @dataclass
 class Batches:
-    """Tensors of one data set: bottom hidden states (or inputs) ``x``, 0/1 ``mask`` (or None), labels ``y``."""
+    """Tensors of one data set: bottom hidden states (or inputs) ``x``, 0/1 ``mask`` (or None), labels ``y``.
+
+    Example:
+        >>> data = Batches(x=torch.zeros(5, 3), mask=None, y=torch.tensor([0, 1, 0, 1, 1]))
+        >>> x, mask, y = data.take([0, 3])
+        >>> len(data), x.shape, mask, y.tolist()
+        (5, torch.Size([2, 3]), None, [0, 1])
+    """
     x: torch.Tensor
     mask: torch.Tensor | None
     y: torch.Tensor
@@ -57,7 +72,13 @@ class Batches:
 
 
 def lr_factor(step: int, cfg: FinetuneConfig) -> float:
-    """Linear warm-up over ``warmup * max_steps`` steps, then linear decay to 0 at ``max_steps``."""
+    """Linear warm-up over ``warmup * max_steps`` steps, then linear decay to 0 at ``max_steps``.
+
+    Example:
+        >>> cfg = FinetuneConfig(lr=0.1, max_steps=100, warmup=0.1)
+        >>> [round(lr_factor(step, cfg), 2) for step in (0, 9, 10, 55, 99)]
+        [0.1, 1.0, 1.0, 0.5, 0.01]
+    """
     warm = max(1, int(round(cfg.warmup * cfg.max_steps)))
     if step < warm:
         return (step + 1) / warm
@@ -68,7 +89,13 @@ def lr_factor(step: int, cfg: FinetuneConfig) -> float:
 
 @torch.no_grad()
 def predict(model, data: Batches, chunk: int = 128) -> torch.Tensor:
-    """Logits of ``model(x, mask)`` over ``data`` in eval mode (restores the mode)."""
+    """Logits of ``model(x, mask)`` over ``data`` in eval mode (restores the mode).
+
+    Example:
+        >>> net = torch.nn.Linear(3, 2)
+        >>> predict(lambda x, mask: net(x), Batches(x=torch.zeros(5, 3), mask=None, y=torch.zeros(5))).shape
+        torch.Size([5, 2])
+    """
     was = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
@@ -86,6 +113,13 @@ def predict(model, data: Batches, chunk: int = 128) -> torch.Tensor:
 
 
 def accuracy(model, data: Batches) -> float:
+    """Accuracy in % of the argmax of :func:`predict`'s logits against ``data.y``.
+
+    Example:
+        >>> x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+        >>> accuracy(lambda x, mask: x, Batches(x=x, mask=None, y=torch.tensor([0, 1, 1, 0])))
+        75.0
+    """
     return (predict(model, data).argmax(-1) == data.y).float().mean().item() * 100
 
 
@@ -103,7 +137,17 @@ def finetune(model, params, train: Batches, heldout: Batches, cfg: FinetuneConfi
     training loss (:func:`plateau_step`), keep the last state (``M`` = steps). Returns ``best_acc``,
     ``best_step``, ``steps``, ``time_to_best_s``, ``total_s`` (and both in this thread's CPU time,
     ``*_cpu_s``), ``curve`` [(step, held-out acc, CE)],
-    and ``snapshots`` ``[steps+1, P]`` when asked."""
+    and ``snapshots`` ``[steps+1, P]`` when asked.
+
+    Example:
+        >>> net = torch.nn.Linear(4, 2)
+        >>> x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0)); y = (x[:, 0] > 0).long()
+        >>> out = finetune(lambda h, m: net(h), list(net.parameters()), Batches(x, None, y), Batches(x, None, y),
+        ...                FinetuneConfig(lr=0.1, batch=8, max_steps=20, eval_every=10), seed=0,
+        ...                snapshot=lambda: torch.cat([p.detach().flatten() for p in net.parameters()]))
+        >>> out["steps"], [step for step, acc, ce in out["curve"]], out["snapshots"].shape   # P = 4 * 2 + 2
+        (20, [10, 20], torch.Size([21, 10]))
+    """
     from tqdm.auto import tqdm
     params = list(params)
     groups = param_groups or [{"params": params, "lr": cfg.lr}]

@@ -30,6 +30,15 @@ HOW = ("download GLUE (e.g. the GLUE-baselines script: python download_glue_data
 
 @dataclass(frozen=True)
 class TaskSpec:
+    """How a GLUE task's TSVs are laid out: folder, header row, the columns of the sentences and the label,
+    and the label names (if the column does not hold 0/1).
+
+    Example:
+        >>> spec = TASKS["rte"]
+        >>> spec.folder, spec.text_a, spec.text_b, spec.label, spec.labels["not_entailment"]
+        ('RTE', 1, 2, 3, 1)
+    """
+
     folder: str
     header: bool
     text_a: int                     # column of the first sentence
@@ -52,7 +61,13 @@ TASKS = {
 
 @dataclass
 class TextSplit:
-    """One split of a GLUE task: sentences (``text_b`` is None for single-sentence tasks) and labels."""
+    """One split of a GLUE task: sentences (``text_b`` is None for single-sentence tasks) and labels.
+
+    Example:
+        >>> split = TextSplit(["a", "b", "c"], None, torch.tensor([0, 1, 1]))
+        >>> len(split), split.subset([2, 0]).text_a, split.subset([2, 0]).labels.tolist()
+        (3, ['c', 'a'], [1, 0])
+    """
     text_a: list
     text_b: list | None
     labels: torch.Tensor
@@ -67,7 +82,16 @@ class TextSplit:
 
 
 def task_name(dataset: str) -> str:
-    """``"glue-mrpc"`` -> ``"mrpc"`` (a registered GLUE task), else a KeyError naming the tasks."""
+    """``"glue-mrpc"`` -> ``"mrpc"`` (a registered GLUE task), else a KeyError naming the tasks.
+
+    Example:
+        >>> task_name("glue-mrpc"), task_name("rte")
+        ('mrpc', 'rte')
+        >>> task_name("glue-mnli")
+        Traceback (most recent call last):
+        ...
+        KeyError: "unknown GLUE task 'glue-mnli'; known: glue-cola, glue-sst2, glue-mrpc, ..."
+    """
     name = dataset[5:] if dataset.startswith("glue-") else dataset
     if name not in TASKS:
         raise KeyError(f"unknown GLUE task {dataset!r}; known: {', '.join('glue-' + t for t in TASKS)}")
@@ -75,11 +99,25 @@ def task_name(dataset: str) -> str:
 
 
 def task_path(root, task: str, split: str) -> Path:
+    """The TSV of ``split`` (``"train"`` or ``"dev"``) of ``task`` under the data root.
+
+    Example:
+        >>> task_path("/data", "sst2", "dev").as_posix()
+        '/data/glue/SST-2/dev.tsv'
+    """
     return Path(root) / "glue" / TASKS[task].folder / f"{split}.tsv"
 
 
 def check_glue(root, task: str) -> None:
-    """Raise :class:`DataMissingError` (naming the file and how to get it) unless both TSVs exist."""
+    """Raise :class:`DataMissingError` (naming the file and how to get it) unless both TSVs exist.
+
+    Example:
+        >>> check_glue(None, "mrpc")
+        Traceback (most recent call last):
+        ...
+        benchmark.data.base.DataMissingError: glue-mrpc: data not found at $MCDI_DATA/glue/MRPC/train.tsv
+        ...
+    """
     for split in ("train", "dev"):
         path = task_path(root or "$MCDI_DATA", task, split)
         if root is None or not path.is_file():
@@ -87,7 +125,21 @@ def check_glue(root, task: str) -> None:
 
 
 def read_split(path: Path, spec: TaskSpec) -> TextSplit:
-    """Read one TSV; a row with too few columns or an unknown label is a :class:`DataCorruptError`."""
+    """Read one TSV; a row with too few columns or an unknown label is a :class:`DataCorruptError`.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "train.tsv"
+        >>> _ = path.write_text("sentence\\tlabel\\na fine film\\t1\\na dull one\\t0\\n")
+        >>> split = read_split(path, TASKS["sst2"])
+        >>> split.text_a, split.text_b, split.labels.tolist()
+        (['a fine film', 'a dull one'], None, [1, 0])
+        >>> _ = path.write_text("sentence\\tlabel\\na fine film\\t2\\n")
+        >>> read_split(path, TASKS["sst2"])
+        Traceback (most recent call last):
+        ...
+        benchmark.data.base.DataCorruptError: .../train.tsv, line 2: label 2 is not binary
+    """
     a, b, y = [], [] if spec.text_b is not None else None, []
     with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -118,7 +170,15 @@ def read_split(path: Path, spec: TaskSpec) -> TextSplit:
 
 
 def load_glue(root, task: str) -> dict:
-    """``{"train": TextSplit, "dev": TextSplit}`` of a GLUE task (``"mrpc"`` or ``"glue-mrpc"``)."""
+    """``{"train": TextSplit, "dev": TextSplit}`` of a GLUE task (``"mrpc"`` or ``"glue-mrpc"``).
+
+    Example:
+        >>> import tempfile
+        >>> from benchmark.text.context import write_tiny_glue
+        >>> root = write_tiny_glue(Path(tempfile.mkdtemp()), ["rte"], n_train=10, n_dev=4)
+        >>> {split: len(s) for split, s in load_glue(root, "glue-rte").items()}
+        {'train': 10, 'dev': 4}
+    """
     task = task_name(task)
     check_glue(root, task)
     return {split: read_split(task_path(root, task, split), TASKS[task]) for split in ("train", "dev")}

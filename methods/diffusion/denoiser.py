@@ -20,7 +20,13 @@ from torch import nn
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sinusoidal embedding of integer steps ``t`` ``[B]`` -> ``[B, dim]``."""
+    """Sinusoidal embedding of integer steps ``t`` ``[B]`` -> ``[B, dim]``.
+
+    Example:
+        >>> e = timestep_embedding(torch.tensor([0, 7]), 8)
+        >>> e.shape, e[0].tolist()                       # step 0: sin 0 = 0, cos 0 = 1
+        (torch.Size([2, 8]), [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    """
     half = dim // 2
     freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
     args = t.float().unsqueeze(-1) * freqs
@@ -58,6 +64,15 @@ def _copies_cat(a: torch.Tensor, b: torch.Tensor, copies: int) -> torch.Tensor:
 
 
 class ResBlock1D(nn.Module):
+    """GroupNorm-SiLU-conv twice, the block's conditioning added after the first conv, and a
+    residual connection (a 1x1 conv where the channel count changes).
+
+    Example:
+        >>> block = ResBlock1D(4, 8, cond_dim=16)
+        >>> block(torch.randn(2, 4, 10), block.cond(torch.randn(2, 16)).unsqueeze(-1)).shape
+        torch.Size([2, 8, 10])
+    """
+
     def __init__(self, cin: int, cout: int, cond_dim: int):
         super().__init__()
         self.norm1, self.conv1 = nn.GroupNorm(_groups(cin), cin), nn.Conv1d(cin, cout, 3, padding=1)
@@ -85,7 +100,16 @@ class UNet1D(nn.Module):
     """``aligned=True`` adds a second input channel: the task embedding laid out along the
     weight axis (``emb_layout`` maps each weight position to an embedding entry, or -1),
     so that for a linear head the weight of class c, feature j sees the prototype of class
-    c, feature j at its own position; the global embedding is added to every block either way."""
+    c, feature j at its own position; the global embedding is added to every block either way.
+
+    Example:
+        >>> net = UNet1D(length=10, emb_dim=6, channels=8, cond_dim=16)
+        >>> net.padded                                   # the weight axis padded to a multiple of 2**levels
+        12
+        >>> out = net(torch.randn(2, 10), torch.tensor([0, 3]), torch.randn(2, 6))
+        >>> out.shape, float(out.abs().max())            # the output conv starts at zero
+        (torch.Size([2, 10]), 0.0)
+    """
 
     def __init__(self, length: int, emb_dim: int, channels: int = 32, mults=(1, 2), cond_dim: int = 128,
                  emb_layout: torch.Tensor | None = None, extra_channels: int = 0):

@@ -26,7 +26,17 @@ from .schedule import alpha_bar, alpha_bar_local
 def denoising_loss(model, theta, eps, t, coef):
     """The common form of every objective here: ``x_t = a theta + b eps`` and
     ``|| c eps_phi(x_t, t) - e eps ||^2`` summed over weights, averaged over draws, with
-    per-draw coefficients ``coef = (a, b, c, e)`` from :func:`coefficients`."""
+    per-draw coefficients ``coef = (a, b, c, e)`` from :func:`coefficients`.
+
+    Example:
+        >>> from methods.diffusion.schedule import linear_alphas
+        >>> a, t = linear_alphas(6), torch.tensor([0, 3])
+        >>> theta, eps = torch.ones(2, 5), torch.full((2, 5), 0.5)
+        >>> float(denoising_loss(lambda x, t: eps, theta, eps, t, coefficients("vanilla", a, t)))   # exact noise
+        0.0
+        >>> float(denoising_loss(lambda x, t: 0 * x, theta, eps, t, coefficients("vanilla", a, t)))  # sum of eps^2
+        1.25
+    """
     a, b, c, e = (v.view(-1, *([1] * (theta.dim() - 1))).to(theta.dtype) for v in coef)
     x_t = a * theta + b * eps
     return ((c * model(x_t, t) - e * eps) ** 2).flatten(1).sum(1).mean()
@@ -35,7 +45,20 @@ def denoising_loss(model, theta, eps, t, coef):
 def denoising_loss_copies(model, theta, eps, t, coef):
     """:func:`denoising_loss` of B independent copies at once, summed over the copies (so its
     gradient with respect to copy b's parameters is copy b's own): ``theta`` ``[B, P]``, ``eps``
-    ``[B, D, P]``, ``t`` and each coefficient ``[B, D]``; ``model(x [B, D, P], t [B, D])``."""
+    ``[B, D, P]``, ``t`` and each coefficient ``[B, D]``; ``model(x [B, D, P], t [B, D])``.
+
+    Example:
+        >>> from methods.diffusion.schedule import linear_alphas
+        >>> g = torch.Generator().manual_seed(0)
+        >>> theta, eps = torch.randn(3, 5, generator=g), torch.randn(3, 4, 5, generator=g)
+        >>> t = torch.tensor([[0, 1, 2, 5]] * 3)
+        >>> coef = coefficients("vanilla", linear_alphas(6), t)
+        >>> zero = lambda x, t: 0 * x
+        >>> each = sum(denoising_loss(zero, theta[b].expand(4, 5), eps[b], t[b], [c[b] for c in coef])
+        ...            for b in range(3))
+        >>> bool(torch.isclose(denoising_loss_copies(zero, theta, eps, t, coef), each))
+        True
+    """
     a, b, c, e = (v.unsqueeze(-1).to(theta.dtype) for v in coef)
     x_t = a * theta.unsqueeze(1) + b * eps
     return ((c * model(x_t, t) - e * eps) ** 2).sum(-1).mean(-1).sum()
@@ -53,7 +76,17 @@ def coefficients(kind: str, alphas: torch.Tensor, t: torch.Tensor, s_i: torch.Te
     Eq. 1 for "vanilla" (Proposition 1: for k = 1 the coefficients "can be simplified");
     ``"unweighted"`` - Eq. 3 divided by (1 - abar^i_t), which is Eq. 1 for k = 1, so every
     objective has Eq. 1's per-step weight; ``"weighted-all"`` - Eq. 3's per-step factor
-    (1 - abar_t) on the vanilla objective too (what this harness did before the option existed)."""
+    (1 - abar_t) on the vanilla objective too (what this harness did before the option existed).
+
+    Example:
+        >>> from methods.diffusion.schedule import linear_alphas
+        >>> a, t = linear_alphas(6), torch.tensor([0, 5])
+        >>> [[round(float(v), 4) for v in x] for x in coefficients("vanilla", a, t)]       # Eq. 1
+        [[0.5909, 0.995], [0.8067, 0.1], [1.0, 1.0], [1.0, 1.0]]
+        >>> local = coefficients("local", a, t, s_i=6, weighting="unweighted")        # k = 1: Eq. 1 again
+        >>> all(torch.allclose(u, v) for u, v in zip(local, coefficients("vanilla", a, t)))
+        True
+    """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
     T = len(alphas)
@@ -76,7 +109,14 @@ def coefficients(kind: str, alphas: torch.Tensor, t: torch.Tensor, s_i: torch.Te
 
 
 def alpha_bar_table(alphas: torch.Tensor) -> torch.Tensor:
-    """``table[s, t] = prod_{j=t}^{s-1} alphas[j]`` (1 for t >= s): abar^i_t for s = s_i."""
+    """``table[s, t] = prod_{j=t}^{s-1} alphas[j]`` (1 for t >= s): abar^i_t for s = s_i.
+
+    Example:
+        >>> from methods.diffusion.schedule import alpha_bar, alpha_bar_local, linear_alphas
+        >>> a = linear_alphas(3); table = alpha_bar_table(a)
+        >>> table.shape, torch.equal(table[3], alpha_bar(a)), torch.equal(table[2, :3], alpha_bar_local(a, 2))
+        (torch.Size([4, 4]), True, True)
+    """
     T = len(alphas)
     table = torch.ones(T + 1, T + 1, dtype=alphas.dtype)
     for s in range(1, T + 1):
@@ -86,7 +126,14 @@ def alpha_bar_table(alphas: torch.Tensor) -> torch.Tensor:
 
 def vanilla_loss(model, theta: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, alphas: torch.Tensor):
     """Eq. 1: ``|| eps_phi(x_t, t) - eps ||^2`` with ``x_t = sqrt(abar_t) theta + sqrt(1-abar_t) eps``,
-    t in [0, T). Mv-Di's objective (== local consistency with k = 1) and, on local targets, Tw-Di's."""
+    t in [0, T). Mv-Di's objective (== local consistency with k = 1) and, on local targets, Tw-Di's.
+
+    Example:
+        >>> from methods.diffusion.schedule import linear_alphas
+        >>> eps = torch.full((2, 5), 0.5)
+        >>> float(vanilla_loss(lambda x, t: 0 * x, torch.ones(2, 5), torch.tensor([0, 3]), eps, linear_alphas(6)))
+        1.25
+    """
     return denoising_loss(model, theta, eps, t, coefficients("vanilla", alphas, t))
 
 
@@ -100,6 +147,14 @@ def local_consistency_loss(model, theta_i: torch.Tensor, t: torch.Tensor, eps: t
 
     ``weighting="unweighted"`` divides each term by (1 - abar^i_t) (the per-t weight that
     Appendix B's "can be simplified" drops): same minimiser per t, and exactly Eq. 1 for k = 1.
+
+    Example:
+        >>> from methods.diffusion.schedule import linear_alphas
+        >>> theta, eps = torch.ones(2, 5), torch.full((2, 5), 0.5)
+        >>> local_consistency_loss(lambda x, t: 0 * x, theta, torch.tensor([0, 4]), eps, linear_alphas(6), s_i=4)
+        Traceback (most recent call last):
+        ...
+        ValueError: local consistency loss needs t < s_i <= T
     """
     return denoising_loss(model, theta_i, eps, t, coefficients("local", alphas, t, s_i, weighting))
 
@@ -114,6 +169,14 @@ def trajectory_loss(model, theta_i: torch.Tensor, t: torch.Tensor, eps: torch.Te
     at step ``s_i`` and its noise levels are t in [s_prev, s_i), ``s_prev`` being the step of the
     next trajectory point towards the noise (0 for the first). So L_i is Eq. 3's L^i with t
     restricted to that one segment (Mc-Di lets t run over the whole prefix [0, s_i)).
+
+    Example:
+        >>> from methods.diffusion.schedule import linear_alphas
+        >>> theta, eps = torch.ones(2, 5), torch.full((2, 5), 0.5)
+        >>> trajectory_loss(lambda x, t: 0 * x, theta, torch.tensor([0, 3]), eps, linear_alphas(6), s_i=4, s_prev=2)
+        Traceback (most recent call last):
+        ...
+        ValueError: trajectory loss needs s_prev=2 <= t < s_i=4
     """
     t = torch.as_tensor(t)
     if (t < s_prev).any() or (t >= s_i).any():

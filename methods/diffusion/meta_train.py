@@ -30,6 +30,13 @@ from .losses import coefficients, denoising_loss, denoising_loss_copies
 
 @dataclass
 class MetaConfig:
+    """Algorithm 2's settings: the objective switch, the loop's sizes and learning rates, and the
+    outer update (REPTILE with Adam or SGD, or ``"plain"`` single-level Adam).
+
+    Example:
+        >>> MetaConfig().trainer()[0].__name__, MetaConfig(outer="plain").trainer()[0].__name__
+        ('reptile_train', 'plain_train')
+    """
     objective: str = "local"        # "local" (Eq. 3) or "vanilla" (Eq. 1)
     weighting: str = "paper"        # see losses.coefficients
     iters: int = 300
@@ -54,7 +61,14 @@ def denoiser_losses(net, tmap: torch.Tensor, copies: bool = True) -> tuple:
     """The inner loops' losses on one (task, target) pair's draws ``(theta [P], emb [e], t [D],
     eps [D, P], a, b, c, d [D])``: ``(per-copy loss for vmap, loss of all B copies at once or None)``
     - the second (stacked inputs, :func:`~.losses.denoising_loss_copies`) where ``copies`` and the
-    network is a plain :class:`~.denoiser.UNet1D`. ``tmap[t]``: the step the network is told."""
+    network is a plain :class:`~.denoiser.UNet1D`. ``tmap[t]``: the step the network is told.
+
+    Example:
+        >>> net = UNet1D(12, 4, channels=8, cond_dim=16)
+        >>> per_copy, all_copies = denoiser_losses(net, torch.arange(20))
+        >>> callable(per_copy), callable(all_copies), denoiser_losses(net, torch.arange(20), copies=False)[1]
+        (True, True, None)
+    """
     def loss_fn(p, theta, e, t, eps, a, b, c, d):
         model = lambda x, tt: functional_call(net, p, (x, tmap[tt], e.unsqueeze(0).expand(len(tt), -1)))
         return denoising_loss(model, theta.expand(len(t), -1), eps, t, (a, b, c, d))
@@ -76,7 +90,18 @@ def reptile_denoiser(net, targets: torch.Tensor, emb: torch.Tensor, s_of: torch.
     ``[E, e]`` and the step ``s_of[i]`` at which target i is to be reached; t is drawn uniformly
     in ``[s_lo[i], s_of[i])`` (``s_lo`` = 0: Mc-Di's prefix; the previous target: Lt-Di's segment).
     ``time_map[t]`` is what the network is told the step is (default t itself).
-    Returns the curves ``[(iteration, i (1-based), L^i of phi)]`` logged every ``log_every``."""
+    Returns the curves ``[(iteration, i (1-based), L^i of phi)]`` logged every ``log_every``.
+
+    Example:
+        >>> from methods.diffusion.schedule import linear_alphas
+        >>> net = UNet1D(12, 4, channels=8, cond_dim=16)
+        >>> curves = reptile_denoiser(net, torch.randn(10, 3, 12), torch.randn(10, 4), torch.tensor([6, 13, 20]),
+        ...                           linear_alphas(20), MetaConfig(iters=2, log_every=1),
+        ...                           torch.Generator().manual_seed(0))
+        >>> it, i, loss = curves[0]
+        >>> it, 1 <= i <= 3, loss > 0
+        (0, True, True)
+    """
     device = targets.device
     E, k, P = targets.shape
     s_lo = torch.zeros_like(s_of) if s_lo is None else s_lo

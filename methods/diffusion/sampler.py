@@ -32,7 +32,12 @@ def _transition(a_t: float, ab_t: float) -> tuple:
 
 def step(x_t: torch.Tensor, eps_pred: torch.Tensor, t: int, alphas: torch.Tensor,
          abar: torch.Tensor | None = None) -> torch.Tensor:
-    """One deterministic transition x_t -> x_{t+1}."""
+    """One deterministic transition x_t -> x_{t+1}.
+
+    Example:
+        >>> step(torch.ones(2), torch.zeros(2), 0, torch.tensor([0.25, 1.0]))   # eps = 0: x / sqrt(alpha_0)
+        tensor([2., 2.])
+    """
     abar = alpha_bar(alphas) if abar is None else abar
     c1, c2 = _transition(float(alphas[t]), float(abar[t]))
     return (x_t - c1 * eps_pred) / c2
@@ -101,7 +106,16 @@ def compiled(fn):
 def sample(model, x0: torch.Tensor, alphas: torch.Tensor, return_chain: bool = False, steps: int | None = None):
     """Run the chain from ``x0`` (noise); ``model(x, t_tensor)`` predicts eps.
     Returns x_T, or ``[x_0, ..., x_T]`` with ``return_chain``. ``steps``: run S < T jumps
-    (:func:`respaced`; the chain then holds S + 1 states)."""
+    (:func:`respaced`; the chain then holds S + 1 states).
+
+    Example:
+        >>> from methods.diffusion.schedule import linear_alphas
+        >>> zero = lambda x, t: torch.zeros_like(x)
+        >>> len(sample(zero, torch.ones(1, 3), linear_alphas(20), return_chain=True))
+        21
+        >>> len(sample(zero, torch.ones(1, 3), linear_alphas(20), return_chain=True, steps=5))
+        6
+    """
     T = len(alphas)
     if steps is None or steps == T:
         bounds = list(range(T + 1))

@@ -22,13 +22,23 @@ import torch
 
 def linear_alphas(T: int, beta_start: float = 0.01, beta_end: float = 0.3) -> torch.Tensor:
     """DDPM's linear beta schedule from ``beta_start`` to ``beta_end``, alpha = 1 - beta,
-    reversed so that alpha increases with t (the default; see docs/readings.md)."""
+    reversed so that alpha increases with t (the default; see docs/readings.md).
+
+    Example:
+        >>> [round(float(a), 4) for a in linear_alphas(4)]          # betas 0.01 ... 0.3, reversed
+        [0.7, 0.7967, 0.8933, 0.99]
+    """
     betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
     return (1.0 - betas).flip(0)
 
 
 def cosine_alphas(T: int, s: float = 0.008, min_alpha: float = 1e-3) -> torch.Tensor:
-    """Nichol & Dhariwal's cosine schedule, reversed, each alpha clipped to >= ``min_alpha``."""
+    """Nichol & Dhariwal's cosine schedule, reversed, each alpha clipped to >= ``min_alpha``.
+
+    Example:
+        >>> [round(float(a), 4) for a in cosine_alphas(4)]          # the first (noisiest) step clipped
+        [0.001, 0.2921, 0.583, 0.847]
+    """
     steps = torch.arange(T + 1, dtype=torch.float64)
     f = torch.cos((steps / T + s) / (1 + s) * math.pi / 2) ** 2
     alphas_ddpm = (f[1:] / f[:-1]).clamp(min=min_alpha, max=0.9999)
@@ -55,14 +65,28 @@ SCHEDULES = {"linear-noise": linear_noise_alphas, "linear": linear_alphas, "cosi
 
 
 def make_alphas(name: str, T: int, **kw) -> torch.Tensor:
-    """Schedule by name ("linear-noise", "linear" or "cosine")."""
+    """Schedule by name ("linear-noise", "linear" or "cosine").
+
+    Example:
+        >>> make_alphas("cosine", 5).shape
+        torch.Size([5])
+        >>> make_alphas("sigmoid", 5)
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown schedule 'sigmoid'; choose one of ['cosine', 'linear', 'linear-noise']
+    """
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; choose one of {sorted(SCHEDULES)}")
     return SCHEDULES[name](T, **kw)
 
 
 def alpha_bar(alphas: torch.Tensor) -> torch.Tensor:
-    """``abar[t] = prod_{j=t}^{T-1} alphas[j]`` for t = 0..T (length T+1, last entry 1)."""
+    """``abar[t] = prod_{j=t}^{T-1} alphas[j]`` for t = 0..T (length T+1, last entry 1).
+
+    Example:
+        >>> [round(float(a), 4) for a in alpha_bar(linear_alphas(3))]   # alphas 0.7, 0.845, 0.99
+        [0.5856, 0.8366, 0.99, 1.0]
+    """
     rev_cumprod = torch.cumprod(alphas.flip(0), 0).flip(0)
     return torch.cat([rev_cumprod, torch.ones(1, dtype=alphas.dtype)])
 
@@ -96,5 +120,10 @@ def segment_starts(s_of: torch.Tensor) -> torch.Tensor:
 
 
 def alpha_bar_local(alphas: torch.Tensor, s_i: int) -> torch.Tensor:
-    """``abar^i[t] = prod_{j=t}^{s_i-1} alphas[j]`` for t = 0..s_i (length s_i+1, last entry 1)."""
+    """``abar^i[t] = prod_{j=t}^{s_i-1} alphas[j]`` for t = 0..s_i (length s_i+1, last entry 1).
+
+    Example:
+        >>> [round(float(a), 4) for a in alpha_bar_local(linear_alphas(3), 2)]   # 0.7 * 0.845, 0.845, 1
+        [0.5915, 0.845, 1.0]
+    """
     return alpha_bar(alphas[:s_i])

@@ -15,6 +15,16 @@ from ..base import Method
 
 
 class TextMethod(Method):
+    """The base of every Table 5 row: a :class:`~methods.base.Method` on a (binary) GLUE task.
+
+    Example:
+        >>> from methods import get_method
+        >>> [n for n in ("lora", "mc-di-lora", "reptile") if issubclass(get_method(n), TextMethod)]
+        ['lora', 'mc-di-lora']
+        >>> TextMethod.MODALITY, TextMethod.SHOT_INDEPENDENT_TRAINING
+        ('text', True)
+    """
+
     MODALITY = "text"
     SHOT_INDEPENDENT_TRAINING = True
     SOURCE = ""                         # where the hyper-parameters come from (recorded)

@@ -28,6 +28,18 @@ from torch import nn
 
 
 class DyLoRALinear(nn.Module):
+    """A frozen ``nn.Linear`` plus DyLoRA's rank-``r_max`` update, truncated to the current ``rank`` b.
+
+    Example:
+        >>> m = DyLoRALinear(torch.nn.Linear(6, 4), r_max=3, alpha=3.0, seed=0)
+        >>> m.rank = 2
+        >>> [tuple(t.shape) for t in m.truncated()]                     # A[:b], B[:, :b]
+        [(2, 6), (4, 2)]
+        >>> m(torch.randn(5, 6)).sum().backward()
+        >>> m.lora_B.grad.abs().sum(0).gt(0).tolist()                  # frozen mode: only column b-1 learns
+        [False, True, False]
+    """
+
     def __init__(self, base: nn.Linear, r_max: int, alpha: float, seed: int, frozen: bool = True,
                  dropout: float = 0.0):
         super().__init__()
@@ -58,7 +70,18 @@ class DyLoRALinear(nn.Module):
 def apply_dylora(model: nn.Module, targets, r_max: int, alpha: float, seed: int, frozen: bool = True,
                  dropout: float = 0.0) -> list:
     """Replace every ``nn.Linear`` whose name ends with one of ``targets`` by a :class:`DyLoRALinear`
-    (in place); returns the new modules. Everything else is left as it is (trainable or not)."""
+    (in place); returns the new modules. Everything else is left as it is (trainable or not).
+
+    Example:
+        >>> model = nn.ModuleDict({"query": nn.Linear(4, 4), "key": nn.Linear(4, 4)})
+        >>> mods = apply_dylora(model, ["query"], r_max=2, alpha=2.0, seed=0)
+        >>> len(mods), type(model["query"]).__name__, type(model["key"]).__name__
+        (1, 'DyLoRALinear', 'Linear')
+        >>> apply_dylora(model, ["value"], r_max=2, alpha=2.0, seed=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: DyLoRA: no nn.Linear named ['value'] in the model
+    """
     found = []
     for name, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):
@@ -72,6 +95,18 @@ def apply_dylora(model: nn.Module, targets, r_max: int, alpha: float, seed: int,
 
 
 def set_rank(modules: list, b: int) -> None:
+    """Set the rank b (``1..r_max``) that every module in ``modules`` uses from now on.
+
+    Example:
+        >>> mods = [DyLoRALinear(nn.Linear(4, 2), r_max=4, alpha=4.0, seed=0)]
+        >>> set_rank(mods, 2)
+        >>> mods[0].rank, mods[0](torch.zeros(1, 4)).shape
+        (2, torch.Size([1, 2]))
+        >>> set_rank(mods, 5)
+        Traceback (most recent call last):
+        ...
+        ValueError: DyLoRA rank 5 outside 1..4
+    """
     for m in modules:
         if not 1 <= b <= m.r_max:
             raise ValueError(f"DyLoRA rank {b} outside 1..{m.r_max}")

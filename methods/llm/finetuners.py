@@ -39,7 +39,13 @@ def _same(**kw) -> dict:
 
 
 class GradientFinetune(TextMethod):
-    """Build the trainable model from a fresh top, then :meth:`run_finetune`."""
+    """Build the trainable model from a fresh top, then :meth:`run_finetune`.
+
+    Example:
+        >>> from methods import get_method, registered
+        >>> [n for n in registered("text") if issubclass(get_method(n), GradientFinetune)]
+        ['adalora', 'dylora', 'fourierft', 'full-ft', 'lora']
+    """
 
     def wrap(self, top) -> tuple:
         """``(model, forward(x, mask) -> logits, params, param_groups or None, after_step, loss_fn)``."""
@@ -60,6 +66,14 @@ class GradientFinetune(TextMethod):
 
 
 class FullFT(GradientFinetune):
+    """Full-FT: every parameter of the top (and the head) fine-tuned (RoBERTa's GLUE settings).
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("full-ft") is FullFT, FullFT.DEFAULTS["cpu"]
+        (True, {'lr': 2e-05})
+    """
+
     name = "full-ft"
     paper = "Full fine-tuning"
     SOURCE = "RoBERTa (Liu et al. 2019) GLUE: lr 2e-5, 6% warm-up, linear decay"
@@ -78,6 +92,14 @@ def _peft(top, config):
 
 
 class LoRA(GradientFinetune):
+    """LoRA (peft) on the query and value projections, the head trained (Hu et al.'s GLUE settings).
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("lora") is LoRA, LoRA.DEFAULTS["cpu"]
+        (True, {'lr': 0.0004, 'r': 8, 'alpha': 8, 'dropout': 0.0})
+    """
+
     name = "lora"
     paper = "LoRA (Hu et al., 2022)"
     SOURCE = "LoRA (Hu et al. 2022) Table 9, RoBERTa-base GLUE: r=8, alpha=8, q/v, lr 4e-4, 6% warm-up"
@@ -96,6 +118,14 @@ class LoRA(GradientFinetune):
 
 
 class AdaLoRA(LoRA):
+    """AdaLoRA (peft): LoRA whose rank budget is reallocated during training, init_r -> target_r.
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("adalora") is AdaLoRA, AdaLoRA.DEFAULTS["cpu"]["init_r"], AdaLoRA.DEFAULTS["cpu"]["target_r"]
+        (True, 12, 8)
+    """
+
     name = "adalora"
     paper = "AdaLoRA (Zhang et al., 2023)"
     SOURCE = ("AdaLoRA (Zhang et al. 2023) GLUE: init_r 12, target_r 8, orth. weight 0.1, beta 0.85, lr 1e-3; "
@@ -132,6 +162,14 @@ class AdaLoRA(LoRA):
 
 
 class DyLoRA(GradientFinetune):
+    """DyLoRA (:mod:`.dylora`): a rank sampled each step, frozen lower ranks, evaluated at ``r_max``.
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("dylora") is DyLoRA, DyLoRA.DEFAULTS["cpu"]["r_max"], DyLoRA.DEFAULTS["cpu"]["frozen"]
+        (True, 8, True)
+    """
+
     name = "dylora"
     paper = "DyLoRA (Valipour et al., 2023)"
     SOURCE = "DyLoRA (Valipour et al. 2023) RoBERTa-base: r in 1..8, frozen mode, eval at r=8; lr/alpha as LoRA"
@@ -169,6 +207,16 @@ class DyLoRA(GradientFinetune):
 
 
 class FourierFT(GradientFinetune):
+    """FourierFT (peft): spectral coefficients on query/value, with per-task published settings.
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("fourierft") is FourierFT
+        True
+        >>> FourierFT.hyper_parameters("cpu", "glue-qnli", {})
+        {'lr': 0.1, 'head_lr': 0.001, 'n_frequency': 1000, 'scaling': 29.0}
+    """
+
     name = "fourierft"
     paper = "FourierFT (Gao et al., 2024)"
     SOURCE = ("FourierFT (Gao et al. 2024) official GLUE scripts, RoBERTa-base: n_frequency 1000, "

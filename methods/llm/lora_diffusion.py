@@ -50,6 +50,18 @@ def _profile(**kw) -> dict:
 
 
 class LoRADiffusion(TextMethod):
+    """The LoRA diffusion rows of Table 5 (this class's settings are Mc-Di's: ``mc-di-lora``).
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> LoRADiffusion.DEFAULTS["cpu"]["segments"], LoRADiffusion.DEFAULTS["cpu"]["steps"]
+        (3, 20)
+        >>> LoRADiffusion(NS(profile="cpu", cell=NS(dataset="glue-mrpc")), segments=5)
+        Traceback (most recent call last):
+        ...
+        benchmark.config.ConfigError: mc-di-lora: segments k=5 must divide grid=12
+    """
+
     name = "mc-di-lora"
     paper = "Learning to Learn Weight Generation via Local Consistency Diffusion (Mc-Di), Table 5"
     SOURCE = "Mc-Di Algorithms 1-2 (Adam lr 0.005, k=3, T=20); LoRA r/alpha and tasks: this harness's reading"
@@ -294,18 +306,40 @@ def _same_param(param_name: str, state_key: str) -> bool:
 
 
 class McDiLoRA(LoRADiffusion):
+    """Mc-Di on Table 5: :class:`LoRADiffusion` as it is (k = 3 local consistency targets).
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("mc-di-lora") is McDiLoRA, McDiLoRA.DEFAULTS == LoRADiffusion.DEFAULTS
+        (True, True)
+    """
+
     name = "mc-di-lora"
 
 
 class MvDiLoRA(LoRADiffusion):
-    """Mv-Di on Table 5: k = 1 (vanilla diffusion on theta_M)."""
+    """Mv-Di on Table 5: k = 1 (vanilla diffusion on theta_M).
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("mv-di-lora") is MvDiLoRA, MvDiLoRA.DEFAULTS["cpu"]["segments"]
+        (True, 1)
+    """
     name = "mv-di-lora"
     DEFAULTS = {p: dict(v, segments=1) for p, v in LoRADiffusion.DEFAULTS.items()}
 
 
 class LtDiLoRA(LoRADiffusion):
     """Lt-Di on the Lt-Di paper's Table 5: the LoRA trajectory's k = 3 points, each trained only on its
-    own segment of the chain (Lt-Di Eq. 2); everything else as ``mc-di-lora``."""
+    own segment of the chain (Lt-Di Eq. 2); everything else as ``mc-di-lora``.
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("lt-di-lora") is LtDiLoRA
+        True
+        >>> LtDiLoRA.DEFAULTS["cpu"]["objective"], LtDiLoRA.DEFAULTS["cpu"]["segments"]
+        ('trajectory', 3)
+    """
     name = "lt-di-lora"
     paper = "Learning to Learn Weight Generation via Trajectory Diffusion (Lt-Di), Table 5"
     DEFAULTS = {p: dict(v, objective="trajectory") for p, v in LoRADiffusion.DEFAULTS.items()}
@@ -313,6 +347,12 @@ class LtDiLoRA(LoRADiffusion):
 
 class LvDiLoRA(MvDiLoRA):
     """Lv-Di on the Lt-Di paper's Table 5: vanilla diffusion on theta_M - Mv-Di's objective, under the
-    Lt-Di paper's name (as ``lv-di`` is ``mv-di``'s)."""
+    Lt-Di paper's name (as ``lv-di`` is ``mv-di``'s).
+
+    Example:
+        >>> from methods import get_method
+        >>> get_method("lv-di-lora") is LvDiLoRA, LvDiLoRA.DEFAULTS == MvDiLoRA.DEFAULTS
+        (True, True)
+    """
     name = "lv-di-lora"
     paper = LtDiLoRA.paper

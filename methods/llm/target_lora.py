@@ -23,6 +23,16 @@ from .lora_diffusion import LoRADiffusion
 
 
 class TargetLoRAReference(LoRADiffusion):
+    """``ref-target-lora``: Algorithm 1's LoRA fine-tuning run on the evaluation task itself.
+
+    Example:
+        >>> from methods import get_method, is_reference
+        >>> get_method("ref-target-lora") is TargetLoRAReference, is_reference("ref-target-lora")
+        (True, True)
+        >>> TargetLoRAReference.TASK_INDEPENDENT_TRAINING, TargetLoRAReference.TEST_TIME_HP
+        (False, ())
+    """
+
     name = "ref-target-lora"
     REFERENCE = True
     paper = "reference: Algorithm 1's LoRA fine-tuning (the generators' target) on the evaluation task"
