@@ -107,7 +107,7 @@ class UNet1D(nn.Module):
         >>> net.padded                                   # the weight axis padded to a multiple of 2**levels
         12
         >>> out = net(torch.randn(2, 10), torch.tensor([0, 3]), torch.randn(2, 6))
-        >>> out.shape, float(out.abs().max())            # the output conv starts at zero
+        >>> out.shape, float(out.detach().abs().max())   # the output conv starts at zero
         (torch.Size([2, 10]), 0.0)
     """
 
