@@ -1,9 +1,11 @@
 """Seaborn plots for the figures, written atomically as PNG.
 
 Example:
-    >>> import pandas as pd
-    >>> line_plot(pd.DataFrame({"x": [0, 1], "y": [1.0, 0.5], "h": ["a", "a"]}), "x", "y", "h",
-    ...           Path("/tmp/doc_plot.png"), "t")                          # doctest: +SKIP
+    >>> import pandas as pd, tempfile
+    >>> path = line_plot(pd.DataFrame({"x": [0, 1], "y": [1.0, 0.5], "h": ["a", "a"]}), "x", "y", "h",
+    ...                  Path(tempfile.mkdtemp()) / "doc_plot.png", "t")
+    >>> path.name, path.read_bytes()[:4]
+    ('doc_plot.png', b'\\x89PNG')
 """
 from __future__ import annotations
 

@@ -4,9 +4,12 @@ write one JSON record per cell atomically. Finished cells are skipped unless
 is missing.
 
 Example:
+    >>> import tempfile
     >>> from benchmark.cells import Cell
-    >>> rec = run_cell(Cell("demo", "meta-baseline", "synthetic", 5, 1, 0, "smoke"), data_root=None,
-    ...                cache_dir=None, results_dir="/tmp/mcdi-doc")        # doctest: +SKIP
+    >>> cell, res = Cell("demo", "meta-baseline", "synthetic", 5, 1, 0, "smoke"), tempfile.mkdtemp()
+    >>> rec = run_cell(cell, data_root=None, cache_dir=None, results_dir=res)
+    >>> rec["cell"]["method"], rec["episodes"], 0 <= rec["acc"] <= 100, cell.record_path(res).is_file()
+    ('meta-baseline', 20, True, True)
 """
 from __future__ import annotations
 

@@ -6,10 +6,14 @@ settings, way, shot, seed, number of tasks, Algorithm 1's settings), so methods 
 same settings share one file.
 
 Example:
-    >>> class M(PreparedHeads, FeatureMethod):            # doctest: +SKIP
-    ...     DEFAULTS = {"cpu": prep_defaults()}
-    >>> M(ctx).prepared_weights()["trajectory"].shape       # doctest: +SKIP
-    torch.Size([256, 13, 165])
+    >>> from benchmark.cells import Cell
+    >>> from benchmark.context import Context
+    >>> ctx = Context.build(Cell("t", "mc-di", "synthetic", 5, 1, 0, "smoke"), data_root=None, cache_dir=None)
+    >>> ctx.body = torch.nn.Sequential(torch.nn.AvgPool2d(4), torch.nn.Flatten())   # stand-in body: 16-d features
+    >>> class M(PreparedHeads, FeatureMethod):
+    ...     DEFAULTS = {"smoke": prep_defaults(tasks=4, max_steps=12)}
+    >>> M(ctx).prepared_weights()["trajectory"].shape       # 4 tasks, grid + 1 points, 5 x 16 + 5 weights
+    torch.Size([4, 13, 85])
 """
 from __future__ import annotations
 
@@ -66,7 +70,13 @@ def support_heads(ctx, cfg: PrepConfig, images: torch.Tensor, sy: torch.Tensor, 
     their heads this way.
 
     Example:
-        >>> prep, feats = support_heads(ctx, PrepConfig(), imgs, sy, 5, 1, 2)   # doctest: +SKIP
+        >>> from types import SimpleNamespace
+        >>> ctx = SimpleNamespace(body=torch.nn.Flatten())                 # body: the pixels, 64-d
+        >>> imgs = torch.randn(2 * 5, 1, 8, 8, generator=torch.Generator().manual_seed(0))   # 2 tasks, 5-way 1-shot
+        >>> sy = torch.arange(5).repeat(2, 1)
+        >>> prep, feats = support_heads(ctx, PrepConfig(max_steps=12), imgs, sy, 5, 1, 2)
+        >>> prep["trajectory"].shape, feats.shape                          # 4 views of each support image
+        (torch.Size([2, 13, 325]), torch.Size([2, 4, 5, 64]))
     """
     E, n = sy.shape
     feats = augmented_features(ctx.body, images, cfg, aug_seed)                  # [E*n, V, d]

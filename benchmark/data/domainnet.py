@@ -9,8 +9,12 @@ simply absent there. ``per_class`` caps the images of each class (0: all; Domain
 about 12 GB).
 
 Example:
-    >>> ds = load("/data", image_size=84)                        # doctest: +SKIP
-    >>> ds.splits["test"].class_names[0]                         # doctest: +SKIP
+    >>> import tempfile
+    >>> from benchmark.data.fixtures import write_domainnet
+    >>> root = Path(tempfile.mkdtemp())
+    >>> write_domainnet(root / "domainnet")                      # 3 classes; painting/bee left out
+    >>> ds = load(root, image_size=8)
+    >>> ds.splits["test"].class_names[0]
     'sketch/aircraft_carrier'
 """
 from __future__ import annotations

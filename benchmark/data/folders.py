@@ -32,9 +32,19 @@ def load_mini_imagenet(root: Path | str, image_size: int = 84, cache_dir: Path |
     """Load mini-ImageNet from ``<root>/mini-imagenet`` (Ravi CSV format).
 
     Example:
-        >>> ds = load_mini_imagenet("/data", image_size=84)      # doctest: +SKIP
-        >>> ds.splits["test"].num_classes                        # doctest: +SKIP
-        20
+        >>> import tempfile
+        >>> from benchmark.data.fixtures import colour, write_jpg
+        >>> base = Path(tempfile.mkdtemp()) / "mini-imagenet"
+        >>> for split, wnids in {"train": ["n01", "n02"], "val": ["n03"], "test": ["n04", "n05"]}.items():
+        ...     rows = [f"{w}{j:04d}.jpg,{w}" for w in wnids for j in range(2)]   # 2 images per class
+        ...     for r in rows:
+        ...         write_jpg(base / "images" / r.split(",")[0], colour(int(r[1:3])))
+        ...     _ = (base / f"{split}.csv").write_text("\\n".join(["filename,label"] + rows) + "\\n")
+        >>> ds = load_mini_imagenet(base.parent, image_size=8)
+        >>> [ds.splits[s].num_classes for s in ("train", "val", "test")]     # 64 / 16 / 20 in the real data
+        [2, 1, 2]
+        >>> ds.splits["test"].class_names, ds.splits["test"].images.shape
+        (['n04', 'n05'], torch.Size([4, 3, 8, 8]))
     """
     base = Path(root) / "mini-imagenet"
     if not (base / "images").is_dir():
@@ -73,7 +83,13 @@ def load_image_folder_splits(root: Path | str, name: str, image_size: int = 84, 
     """Load ``<root>/<name>/{train,val,test}/<class>/<image>`` (one class per folder).
 
     Example:
-        >>> ds = load_image_folder_splits("/data", "tiered-imagenet")   # doctest: +SKIP
+        >>> import tempfile
+        >>> from benchmark.data.fixtures import write_tiered
+        >>> root = Path(tempfile.mkdtemp())
+        >>> write_tiered(root / "tiered-imagenet", "folders")       # {train,val,test}/<wnid>/<j>.jpg
+        >>> ds = load_image_folder_splits(root, "tiered-imagenet", image_size=8)
+        >>> ds.splits["test"].class_names, ds.splits["test"].images.shape
+        (['n06', 'n07'], torch.Size([6, 3, 8, 8]))
     """
     base = Path(root) / name
     how = how or f"place the images as {base}/{{train,val,test}}/<class>/<image>"

@@ -14,9 +14,14 @@ classes (at most ``val_per_class`` each). ImageNet has no ``test`` split here: i
 the transfer targets (:mod:`benchmark.data.transfer`).
 
 Example:
-    >>> ds = load("/data", image_size=84, per_class=50)                 # doctest: +SKIP
-    >>> ds.splits["train"].num_classes                                  # doctest: +SKIP
-    1000
+    >>> import tempfile
+    >>> from benchmark.data.fixtures import write_class_folders
+    >>> root, wnids = Path(tempfile.mkdtemp()), ["n01440764", "n01443537", "n01484850"]
+    >>> write_class_folders(root / "imagenet" / "train", wnids, per_class=2)
+    >>> write_class_folders(root / "imagenet" / "val", wnids, per_class=1)
+    >>> ds = load(root, image_size=8, per_class=50)
+    >>> ds.splits["train"].num_classes                                  # 1000 in the real data
+    3
 """
 from __future__ import annotations
 

@@ -10,7 +10,14 @@ CIFAR-10: all their classes are TEST classes). A class is ``<source>/<name>``. `
 images read per class (0: all; ImageNet's 1.3 M images do not fit in memory decoded).
 
 Example:
-    >>> ds = load("/data", image_size=84, test_source="traffic_sign")     # doctest: +SKIP
+    >>> import tempfile
+    >>> from benchmark.data.fixtures import write_meta_dataset
+    >>> root = Path(tempfile.mkdtemp())
+    >>> write_meta_dataset(root / "meta-dataset", TRAIN_SOURCES, lambda s: {"TRAIN": 1, "VALID": 1, "TEST": 0})
+    >>> write_meta_dataset(root / "meta-dataset", ["traffic_sign"], lambda s: {"TRAIN": 0, "VALID": 0, "TEST": 2})
+    >>> ds = load(root, image_size=8, test_source="traffic_sign")
+    >>> ds.name, ds.splits["test"].class_names
+    ('md-traffic_sign', ['traffic_sign/traffic_sign_c0', 'traffic_sign/traffic_sign_c1'])
 """
 from __future__ import annotations
 

@@ -8,9 +8,13 @@ under ``<root>/tiered-imagenet/``, tried in this order:
 3. the decoded variant: ``{split}_images.npz`` (key ``images``, uint8 ``[N, H, W, 3]``) + the same labels.
 
 Example:
-    >>> ds = load("/data", image_size=84)                       # doctest: +SKIP
-    >>> ds.splits["test"].num_classes                           # doctest: +SKIP
-    160
+    >>> import tempfile
+    >>> from benchmark.data.fixtures import write_tiered
+    >>> root = Path(tempfile.mkdtemp())
+    >>> write_tiered(root / "tiered-imagenet", "npz")           # layout 3; "folders" and "pickle" load alike
+    >>> ds = load(root, image_size=8)
+    >>> layout(root / "tiered-imagenet"), ds.splits["test"].num_classes        # 160 in the real data
+    ('npz', 2)
 """
 from __future__ import annotations
 

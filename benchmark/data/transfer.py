@@ -12,8 +12,13 @@ split, ``test``; classes as the dataset names them):
 All torchvision readers run with ``download=False``: nothing is fetched at run time.
 
 Example:
-    >>> ds = load("cifar10", "/data", image_size=32)             # doctest: +SKIP
-    >>> ds.splits["test"].num_classes                            # doctest: +SKIP
+    >>> import tempfile
+    >>> from benchmark.data.fixtures import write_class_folders
+    >>> root = Path(tempfile.mkdtemp())
+    >>> names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    >>> write_class_folders(root / "cifar10" / "test", names, per_class=1)      # one image per class
+    >>> ds = load("cifar10", root, image_size=32)
+    >>> ds.splits["test"].num_classes
     10
 """
 from __future__ import annotations
