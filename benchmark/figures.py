@@ -317,8 +317,12 @@ def claim_line(claim: str, column: str, a: dict, b: dict, what: str, digits: int
         >>> claim_line("more segments improve", "Omniglot", {0: 93.0, 1: 93.5, 2: 92.5}, {0: 91.0, 1: 92.0, 2: 90.0},
         ...            "k=3 - k=1")
         '| more segments improve | Omniglot | k=3 - k=1 | 3 | +2.00 [+0.76, +3.24] | reproduced |'
+        >>> claim_line("SAM improves accuracy", "Omniglot", {}, {0: 91.0}, "SAM - none")
+        '| SAM improves accuracy | Omniglot | SAM - none | 0 | -- | no paired seeds yet |'
     """
     d = paired_difference(a, b)
+    if d["n_seeds"] == 0:                      # one side has no records yet: nothing to judge
+        return f"| {claim} | {column} | {what} | 0 | -- | no paired seeds yet |"
     if digits == 2 or d["n_seeds"] < 2:
         diff = fmt_diff(d)
     else:
