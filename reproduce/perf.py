@@ -13,11 +13,13 @@
 (f) a whole table's wall time split into stages (body pretraining, features, weight preparation,
     meta-training, evaluation; each record's ``stages_s``, benchmark/timing.py): with
     ``--table table1`` it runs ``reproduce/table1.py --profile cpu --jobs 2`` into an empty cache
-    and results folder (hours on 2 cores); ``--records DIR`` alone sums a finished run's records
+    and results folder (hours on 2 cores; with ``--table-dir DIR`` resumable over several sittings, its
+    time the sum of theirs); ``--records DIR`` alone sums a finished run's records
     (stage times, and every cell's own wall time, a copied cell counted from its source) and runs no
     benchmark.
 
-    python reproduce/perf.py [--quick] [--device cuda] [--table table1 | --records DIR]
+    python reproduce/perf.py [--quick] [--device cuda] [--table table1 [--table-dir DIR] | --records DIR]
+    python reproduce/perf.py --only f --table table1 --table-dir DIR     # (f) alone, resumable: rerun to continue
 
 Shapes are those of the cpu profile on Omniglot (Conv4-64 body, 28x28, 5-way linear
 head of 325 weights, the denoiser's widths from Mc-Di's cpu defaults; (d) also at the paper
@@ -326,28 +328,68 @@ def stage_split(records_dir) -> dict:
             "cells_wall_s": cell_wall, "copied": copied}
 
 
-def run_table(table: str, jobs: int = 2) -> dict:
-    """``reproduce/<table>.py --profile cpu --jobs 2`` into an empty cache and results folder."""
+def run_table(table: str, jobs: int = 2, folder=None, profile: str = "cpu") -> dict:
+    """``reproduce/<table>.py --profile cpu --jobs 2`` into an empty cache and results folder: a fresh
+    temporary one, or ``folder`` - resumable across sittings (a session's end, a reboot), since the table
+    run is resumable cell by cell: the wall time of each sitting goes to ``folder/perf_ledger.json``
+    (rewritten every 30 s, so a killed sitting loses at most that much of its count) and the table's
+    time is their sum. Work a kill interrupts is redone (a meta-training continues from its last saved
+    iteration), so a sum over sittings is at most a little above one uninterrupted run. ``table``: a
+    reproduce script's name, or the path of a grid script (the tests' tiny one)."""
+    import json
     import os
     import subprocess
     import tempfile
+    import threading
     from pathlib import Path
-    tmp = Path(tempfile.mkdtemp(prefix=f"perf-{table}-"))
-    cmd = [sys.executable, str(Path(__file__).with_name(f"{table}.py")), "--profile", "cpu", "--jobs", str(jobs),
-           "--cache", str(tmp / "cache"), "--results", str(tmp / "results"), "--no-progress"]
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env=dict(os.environ))
+
+    from benchmark.atomic import write_json_atomic
+    tmp = Path(folder) if folder else Path(tempfile.mkdtemp(prefix=f"perf-{table}-"))
+    ledger_path = tmp / "perf_ledger.json"
+    if ledger_path.exists():
+        ledger = json.loads(ledger_path.read_text())
+        if ledger.get("table") != table:
+            raise SystemExit(f"error: {tmp} holds a perf run of {ledger.get('table')!r}, not {table!r}")
+    elif tmp.exists() and any(tmp.iterdir()):
+        raise SystemExit(f"error: {tmp} is not empty and holds no perf_ledger.json: (f) must start from an "
+                         "empty cache; give a new folder")
+    else:
+        tmp.mkdir(parents=True, exist_ok=True)
+        ledger = {"table": table, "jobs": jobs, "segments_s": [], "finished": False}
+    if not ledger["finished"]:
+        script = Path(table) if table.endswith(".py") else Path(__file__).with_name(f"{table}.py")
+        cmd = [sys.executable, str(script), "--profile", profile, "--jobs", str(jobs), "--cache", str(tmp / "cache"),
+               "--results", str(tmp / "results"), "--no-progress"]
+        ledger["segments_s"].append(0.0)
+        t0, done = time.perf_counter(), threading.Event()
+
+        def beat():
+            while not done.wait(30):
+                ledger["segments_s"][-1] = time.perf_counter() - t0
+                write_json_atomic(ledger, ledger_path)
+        write_json_atomic(ledger, ledger_path)
+        heart = threading.Thread(target=beat, daemon=True)
+        heart.start()
+        try:
+            subprocess.run(cmd, check=True, env=dict(os.environ))
+        finally:
+            done.set()
+            heart.join()
+        ledger["segments_s"][-1] = time.perf_counter() - t0
+        ledger["finished"] = True
+        write_json_atomic(ledger, ledger_path)
     out = stage_split(tmp / "results" / "runs")
-    out.update(wall_s=time.perf_counter() - t0, folder=str(tmp))
+    out.update(wall_s=sum(ledger["segments_s"]), sittings=len(ledger["segments_s"]), folder=str(tmp))
     return out
 
 
 def print_split(name: str, f: dict, jobs: int = 2) -> None:
     parts = ", ".join(f"{k} {f['stages_s'].get(k, 0.0) / 60:.1f}" for k in STAGES)
     wall = f.get("wall_s", f["wall_span_s"])
-    print(f"(f) {name}: {f['cells']} cells in {wall / 60:.1f} min wall (target <= 30 min); summed over cells, "
-          f"in minutes: {parts}" + (f"; {f['without_stages']} records without stage times" if f["without_stages"]
-                                     else ""))
+    sittings = f" over {f['sittings']} sittings" if f.get("sittings", 1) > 1 else ""
+    print(f"(f) {name}: {f['cells']} cells in {wall / 60:.1f} min wall{sittings} (target <= 30 min); "
+          f"summed over cells, in minutes: {parts}"
+          + (f"; {f['without_stages']} records without stage times" if f["without_stages"] else ""))
     print(f"    every cell's own wall time summed ({f['copied']} copied from another table's records, timed there): "
           f"{f['cells_wall_s'] / 60:.1f} min, i.e. about {f['cells_wall_s'] / 60 / jobs:.1f} min wall at {jobs} cells "
           "at a time")
@@ -360,37 +402,48 @@ def main(argv=None) -> int:
     p.add_argument("--table", help="(f): run reproduce/<TABLE>.py --profile cpu --jobs 2 from an empty cache (hours)")
     p.add_argument("--records", help="(f) only: sum the stage times of a finished run's records under this "
                                       "folder (no benchmarks run)")
+    p.add_argument("--table-dir", help="(f): run the table in this folder (empty or a previous --table-dir run "
+                                        "of the same table), resumable: rerun the same command to continue")
+    p.add_argument("--only", nargs="+", choices=list("abcdef"), default=list("abcdef"),
+                   help="measure only these (e.g. --only f --table table1 --table-dir DIR)")
     args = p.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.records and not args.table:                # a finished run's records: no benchmark to run
         print_split(args.records, stage_split(args.records))
         return 0
-    for threads in (None, 1):                         # as set (2 here), and one thread as the tables time it
-        print_a(bench_a(args.quick, threads))
-    b = bench_b(args.quick)
-    print(f"(b) weight preparation of 1024 tasks: batched {b['batched_s']:.2f} s vs per-task loop "
-          f"{b['loop_s_extrapolated']:.1f} s (timed on {b['loop_tasks_timed']} tasks, scaled): "
-          f"{b['ratio']:.0f}x   target >= 20x")
-    c = bench_c(args.quick)
-    print(f"(c) denoiser inner loops, B=16, K=3: batched {c['batched_s'] * 1e3:.0f} ms vs sequential "
-          f"{c['sequential_s'] * 1e3:.0f} ms: {c['ratio']:.1f}x   target >= 3x\n"
-          f"    batched as UNet1D.forward_copies (the harness) {c['batched_s'] * 1e3:.0f} ms, as vmap "
-          f"{c['vmap_s'] * 1e3:.0f} ms ({c['ratio_vmap']:.1f}x)")
-    for profile in ("cpu", "paper"):
+    if args.table_dir and not args.table:
+        p.error("--table-dir needs --table")
+    if "a" in args.only:
+        for threads in (None, 1):                     # as set (2 here), and one thread as the tables time it
+            print_a(bench_a(args.quick, threads))
+    if "b" in args.only:
+        b = bench_b(args.quick)
+        print(f"(b) weight preparation of 1024 tasks: batched {b['batched_s']:.2f} s vs per-task loop "
+              f"{b['loop_s_extrapolated']:.1f} s (timed on {b['loop_tasks_timed']} tasks, scaled): "
+              f"{b['ratio']:.0f}x   target >= 20x")
+    if "c" in args.only:
+        c = bench_c(args.quick)
+        print(f"(c) denoiser inner loops, B=16, K=3: batched {c['batched_s'] * 1e3:.0f} ms vs sequential "
+              f"{c['sequential_s'] * 1e3:.0f} ms: {c['ratio']:.1f}x   target >= 3x\n"
+              f"    batched as UNet1D.forward_copies (the harness) {c['batched_s'] * 1e3:.0f} ms, as vmap "
+              f"{c['vmap_s'] * 1e3:.0f} ms ({c['ratio_vmap']:.1f}x)")
+    for profile in ("cpu", "paper") if "d" in args.only else ():
         d = bench_d(args.quick, profile)
         print(f"(d) sampling 600 tasks x {T} steps, {profile} denoiser widths: {d['sample_gflops']:.1f} GFLOP/s vs "
               f"fp32 matmul {d['matmul_gflops']:.1f} GFLOP/s: {100 * d['ratio']:.0f}%   target >= 30%\n"
               f"    --compile: " + (f"{d['compiled_gflops']:.1f} GFLOP/s: {100 * d['ratio_compiled']:.0f}%"
                                     if d["compiled_gflops"] else "unavailable (no C++ compiler?)"))
-    e = bench_e(args.quick, args.device)
-    print(f"(e) LoRA trajectories on MiniLM ({e['device']}), {e['tasks']} tasks x {e['steps']} steps: batched "
-          f"{e['batched_s']:.2f} s vs one at a time {e['sequential_s']:.2f} s: {e['ratio']:.2f}x   "
-          f"(prep_batch > 1 only where this is > 1)")
-    if args.table:
-        print_split(f"reproduce/{args.table}.py --profile cpu --jobs 2, empty cache", run_table(args.table))
+    if "e" in args.only:
+        e = bench_e(args.quick, args.device)
+        print(f"(e) LoRA trajectories on MiniLM ({e['device']}), {e['tasks']} tasks x {e['steps']} steps: batched "
+              f"{e['batched_s']:.2f} s vs one at a time {e['sequential_s']:.2f} s: {e['ratio']:.2f}x   "
+              f"(prep_batch > 1 only where this is > 1)")
+    if args.table and "f" in args.only:
+        print_split(f"reproduce/{args.table}.py --profile cpu --jobs 2, empty cache",
+                    run_table(args.table, folder=args.table_dir))
         if args.records:
             print_split(args.records, stage_split(args.records))
-    if not (args.records or args.table):
+    if "f" in args.only and not (args.records or args.table):
         print("(f) whole table: not measured (--table table1 runs it from an empty cache; --records DIR sums a run)")
     return 0
 

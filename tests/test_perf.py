@@ -60,3 +60,31 @@ def test_latency_in_thread_cpu_time_and_one_measure_per_table(tmp_path):
     assert records_frame([rec]).latency_ms.iloc[0] == rec["latency_cpu_ms"]
     mixed = records_frame([rec, old])
     assert mixed.attrs["latency"] == "latency_ms" and mixed.latency_ms.iloc[0] == rec["latency_ms"]
+
+
+def test_a_whole_table_run_resumes_over_sittings_and_sums_their_time(tmp_path, monkeypatch):
+    """perf.py (f) with --table-dir: each sitting's wall time goes to the folder's ledger and the table's
+    time is their sum; a folder not started empty by perf.py (or of another table) is refused."""
+    import json
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.syspath_prepend(str(repo / "reproduce"))
+    perf = importlib.import_module("perf")
+    script = tmp_path / "perftest.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {str(repo)!r})\nfrom benchmark.cli import Grid, grid_main\n"
+                      "GRID = Grid('perftest', methods=['ref-centroid'], datasets=['synthetic'], settings=[(5, 1)],"
+                      " seeds=(0, 1))\nraise SystemExit(grid_main(GRID))\n")
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "perf_ledger.json").write_text(json.dumps(     # a first sitting of 5 s, killed before the end
+        {"table": str(script), "jobs": 1, "segments_s": [5.0], "finished": False}))
+    out = perf.run_table(str(script), jobs=1, folder=folder, profile="smoke")
+    ledger = json.loads((folder / "perf_ledger.json").read_text())
+    assert ledger["finished"] and len(ledger["segments_s"]) == 2 and ledger["segments_s"][1] > 0
+    assert out["sittings"] == 2 and out["wall_s"] == pytest.approx(5.0 + ledger["segments_s"][1])
+    assert out["cells"] == 2 and out["stages_s"]["evaluate"] > 0
+    again = perf.run_table(str(script), jobs=1, folder=folder, profile="smoke")    # finished: nothing reruns
+    assert again["wall_s"] == out["wall_s"] and again["sittings"] == 2
+    with pytest.raises(SystemExit, match="not empty"):
+        perf.run_table(str(script), folder=tmp_path, profile="smoke")              # not started empty
+    with pytest.raises(SystemExit, match="holds a perf run of"):
+        perf.run_table("table3", folder=folder)
