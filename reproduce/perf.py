@@ -393,6 +393,10 @@ def print_split(name: str, f: dict, jobs: int = 2) -> None:
     print(f"    every cell's own wall time summed ({f['copied']} copied from another table's records, timed there): "
           f"{f['cells_wall_s'] / 60:.1f} min, i.e. about {f['cells_wall_s'] / 60 / jobs:.1f} min wall at {jobs} cells "
           "at a time")
+    if "wall_s" in f:                             # a timed run: what no cell's record holds
+        print(f"    outside the cells' records (data decoding and, with --jobs > 1, the shared bodies pretrained "
+              f"before the cells: the split's body time is then 0): about "
+              f"{max(0.0, f['wall_s'] - f['cells_wall_s'] / jobs) / 60:.1f} min")
 
 
 def main(argv=None) -> int:
