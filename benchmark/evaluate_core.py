@@ -54,21 +54,21 @@ def thread_time_measures(device: torch.device) -> bool:
     return device.type == "cpu" and torch.get_num_threads() == 1
 
 
-def measure_latency(method, ctx, episodes, split: str = "test") -> dict:
-    """Median adapt time per query sample (ms) over ``episodes`` (the first is a warm-up): wall
-    time, and on a CPU with one thread the calling thread's CPU time too.
+def time_adapt(method, ctx, episodes, split: str = "test") -> tuple:
+    """Per query sample, in seconds, for each of ``episodes`` after the first (an untimed warm-up;
+    a single episode is timed): the wall time of ``method.adapt``, the calling thread's CPU time
+    of it, and the wall time of ``method.predict`` - three lists.
 
     Example:
         >>> from types import SimpleNamespace as NS
         >>> from benchmark.data import EpisodeSampler
-        >>> labels = torch.arange(10).repeat_interleave(20); x = torch.eye(10)[labels]    # a split of 10 classes
+        >>> labels = torch.arange(10).repeat_interleave(20); x = torch.eye(10)[labels]
         >>> ctx = NS(device=torch.device("cpu"), images=lambda split, idx: x[idx])
-        >>> protos = NS(adapt=lambda sx, sy: sx, predict=lambda w, q: q @ w.T)           # one-shot prototypes
-        >>> out = measure_latency(protos, ctx, EpisodeSampler(labels, 5, 1, 15, seed=0).episodes(4))
-        >>> out["latency_episodes"], out["latency_ms"] > 0                 # the first episode is a warm-up
-        (3, True)
+        >>> protos = NS(adapt=lambda sx, sy: sx, predict=lambda w, q: q @ w.T)
+        >>> wall, cpu, predict = time_adapt(protos, ctx, EpisodeSampler(labels, 5, 1, 15, seed=0).episodes(4))
+        >>> len(wall), len(cpu), len(predict), min(wall) >= 0
+        (3, 3, 3, True)
     """
-    cpu = thread_time_measures(ctx.device)
     times, cpu_times, predict_times = [], [], []
     for j, ep in enumerate(episodes):
         sx, sy = ctx.images(split, ep.support), ep.support_labels.to(ctx.device)
@@ -85,12 +85,30 @@ def measure_latency(method, ctx, episodes, split: str = "test") -> dict:
             times.append((t1 - t0) / len(ep.query))
             cpu_times.append((c1 - c0) / len(ep.query))
             predict_times.append((t2 - t1) / len(ep.query))
-    times, predict_times = torch.tensor(times), torch.tensor(predict_times)
+    return times, cpu_times, predict_times
+
+
+def measure_latency(method, ctx, episodes, split: str = "test") -> dict:
+    """Median adapt time per query sample (ms) over ``episodes`` (the first is a warm-up): wall
+    time, and on a CPU with one thread the calling thread's CPU time too.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> from benchmark.data import EpisodeSampler
+        >>> labels = torch.arange(10).repeat_interleave(20); x = torch.eye(10)[labels]    # a split of 10 classes
+        >>> ctx = NS(device=torch.device("cpu"), images=lambda split, idx: x[idx])
+        >>> protos = NS(adapt=lambda sx, sy: sx, predict=lambda w, q: q @ w.T)           # one-shot prototypes
+        >>> out = measure_latency(protos, ctx, EpisodeSampler(labels, 5, 1, 15, seed=0).episodes(4))
+        >>> out["latency_episodes"], out["latency_ms"] > 0                 # the first episode is a warm-up
+        (3, True)
+    """
+    cpu = thread_time_measures(ctx.device)
+    times, cpu_times, predict_times = (torch.tensor(t) for t in time_adapt(method, ctx, episodes, split))
     out = {"latency_ms": 1000 * times.median().item(), "latency_ms_mean": 1000 * times.mean().item(),
            "predict_ms_per_sample": 1000 * predict_times.median().item(),
            "latency_episodes": len(times)}
     if cpu:
-        out["latency_cpu_ms"] = 1000 * torch.tensor(cpu_times).median().item()
+        out["latency_cpu_ms"] = 1000 * cpu_times.median().item()
     return out
 
 

@@ -19,6 +19,7 @@ from methods import is_reference
 from .atomic import write_text_atomic
 from .claims import (fmt_diff, fmt_ep, fmt_ratio, paired_difference, parity_verdict, seed_values, speedup,
                      speedup_verdict, t95, verdict)
+from .latency import load_sitting, round_values, row_medians
 from .tables import column, dataset_name, display_name, latency_key, load_records, paper_numbers, split_row
 
 @dataclass(frozen=True)
@@ -173,8 +174,10 @@ def body_columns(records: list) -> list:
                                                          True))) for r in records]
 
 
-def table_section(table: str, records: list, spec: ReportSpec | None = None) -> list:
-    """The report's section of ``table``: each cell ours vs the paper, then the paper's claims on ``records``.
+def table_section(table: str, records: list, spec: ReportSpec | None = None, sitting: dict | None = None) -> list:
+    """The report's section of ``table``: each cell ours vs the paper, then the paper's claims on ``records``
+    (its latency claim on ``sitting``, a latency sitting of the table, where there is one: see
+    :mod:`benchmark.latency`).
 
     Example:
         >>> recs = [{"cell": {"method": m, "variant": "", "dataset": "omniglot", "way": 5, "shot": 1, "seed": s},
@@ -245,7 +248,9 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None) -> 
             if pairs == "best" and verdicts:
                 lines.append(_overall_row(claim, col, verdicts))
     compiled = any(r.get("compiled_sampler") for r in records)         # --compile: only ours was compiled
-    if spec.latency_claim and ours in methods_here and compiled:
+    if spec.latency_claim and ours in methods_here and sitting is not None:
+        lines += _sitting_claims(sitting, spec, ours, plat)
+    elif spec.latency_claim and ours in methods_here and compiled:
         lines.append(f"| {spec.latency_claim} | all | -- | -- | -- | not judged: the generation was timed compiled "
                      f"(--compile), the other methods were not |")
     elif spec.latency_claim and ours in methods_here:
@@ -265,6 +270,50 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None) -> 
                 lines.append(_overall_row(claim, col, verdicts))
     lines += _table5_claims(records, spec, cols, set(rows), pacc, plat)
     return lines + [""]
+
+
+def _sitting_claims(sitting: dict, spec: ReportSpec, ours: str, plat: dict) -> list:
+    """The latency claim judged on a latency sitting: rounds paired as seeds, tasks as episodes.
+
+    Example:
+        >>> sitting = {"code_version": "abc", "measure": "thread CPU time", "rounds": 2, "episodes": 2,
+        ...            "compiled_sampler": False, "started_at": "2026-12-02T08:00:00+00:00", "columns": [
+        ...     {"dataset": "omniglot", "backbone": "conv4", "way": 5, "shot": 1, "seed": 0, "same_tasks": True,
+        ...      "rows": {"mc-di": {"rounds": [[0.4, 0.5], [0.45, 0.5]]}, "reptile": {"rounds": [[0.9, 1.0], [1.0, 1.1]]}}}]}
+        >>> lines = _sitting_claims(sitting, REPORT_TABLES["table3"], "mc-di", {})
+        >>> lines[-2].split(" | ")[2:4], lines[-1].split(" | ")[-1]
+        (['REPTILE - Mc-Di', '2'], '**reproduced** |')
+    """
+    lines = ["", f"Latency claim judged on a latency sitting (`results/latency/`, `python reproduce/latency.py`): "
+             f"every row timed by code `{sitting['code_version']}` in one process on the same test tasks, "
+             f"{sitting['rounds']} interleaved rounds x {sitting['episodes']} tasks, {sitting['measure']} per query "
+             f"sample (median of a round; rounds paired as seeds are, tasks as episodes), "
+             f"{sitting['started_at'][:10]}. Medians (ms/sample): "
+             + "; ".join(f"{dataset_name(c['dataset'])} ({c['way']},{c['shot']})"
+                         + (f" {c['backbone']}" if spec.by_body else "") + ": "
+                         + ", ".join(f"{display_name(*split_row(r))} {v:.3f}" for r, v in row_medians(c).items())
+                         for c in sitting["columns"]) + ".", "",
+             "| claim | column | A - B | rounds | difference, rounds | difference, tasks | paper's gap | verdict |",
+             "|---|---|---|---|---|---|---|---|"]
+    if sitting.get("compiled_sampler"):
+        return lines + [f"| {spec.latency_claim} | all | -- | -- | -- | not judged: the generation was timed "
+                        "compiled (--compile), the other methods were not |"]
+    for c in sitting["columns"]:
+        rows = c["rows"]
+        if ours not in rows:
+            continue
+        col = (column(c["dataset"], c["backbone"], spec.by_body), c["way"], c["shot"])
+        mine, mine_eps = round_values(c, ours)
+        verdicts = []
+        for o in sorted(r for r in rows if r != ours and "[" not in r and not is_reference(r)):
+            theirs, theirs_eps = round_values(c, o)
+            d = paired_difference(theirs, mine, theirs_eps, mine_eps)     # other - ours > 0: ours faster
+            gap = plat.get((o, *col), math.nan) - plat.get((ours, *col), math.nan)
+            verdicts.append(_claim_row(lines, f"{spec.latency_claim} (ms/sample, one sitting)", col, o, ours, d,
+                                       gap, fmt_ep(d)))
+        if verdicts:
+            lines.append(_overall_row(spec.latency_claim, col, verdicts))
+    return lines
 
 
 def _table5_claims(records, spec: ReportSpec, cols, have: set, pacc: dict, plat: dict) -> list:
@@ -339,7 +388,8 @@ def write_report(results_dir: Path, profile: str = "cpu", tables=tuple(REPORT_TA
             empty.append(table)
             continue
         any_records = True
-        lines += table_section(table, records) if table != "readings" else readings_section(records)
+        lines += table_section(table, records, sitting=load_sitting(results_dir, table, profile)) \
+            if table != "readings" else readings_section(records)
     from .figures import FIGURES, figure_section
     for name, spec in FIGURES.items():                     # the figures (issue 10): claims from their records
         records = load_records(results_dir, name, profile)
