@@ -20,6 +20,7 @@ from benchmark.config import PROFILES, ConfigError, cache_root, data_root
 from benchmark.data import DataMissingError, is_text
 from benchmark.latency import run_sitting
 from benchmark.report import REPORT_TABLES
+from benchmark.runner import split_available
 from methods import UnknownMethodError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,6 +64,11 @@ def main(argv=None) -> int:
             raise ConfigError(f"{args.table}: text cells time a whole fine-tuning per task (Table 5), already in "
                               "thread CPU time in every record; a sitting times few-shot adapts only")
         root = data_root(args.data) if not all(c.dataset == "synthetic" for c in cells) else None
+        cells, missing = split_available(cells, root)
+        for name, msg in missing.items():
+            print(f"WARNING skipping {name} columns (missing data): {msg.splitlines()[0]}", file=sys.stderr)
+        if not cells:
+            raise ConfigError(f"no column of {args.table} has its data here: {next(iter(missing.values()))}")
         path = run_sitting(cells, root, cache_root(args.cache), args.results, grid.out_name or grid.table,
                            args.profile, args.device, args.rounds, args.episodes)
     except (ConfigError, DataMissingError, UnknownMethodError) as e:

@@ -75,6 +75,15 @@ def test_cli_refuses_bad_input_and_writes_nothing(tmp_path):
     assert not any(tmp_path.rglob("*.json"))
 
 
+def test_cli_skips_columns_without_data(tmp_path, monkeypatch):
+    # table3's tiered-imagenet (and, with an empty data root, every) column is missing: a sitting of a table
+    # whose data is only partly here times the rest; with none here it stops with the data's message
+    r = _cli("--table", "table3", "--datasets", "omniglot", "tiered-imagenet", "--results", str(tmp_path),
+             "--data", str(tmp_path))
+    assert r.returncode == 2 and "WARNING skipping tiered-imagenet" in r.stderr and "omniglot" in r.stderr
+    assert not (tmp_path / "latency").exists()
+
+
 def test_sitting_file_is_json_with_every_timing(tmp_path):
     path = run_sitting(_cells(1), None, tmp_path / "cache", tmp_path, "demo", "smoke", rounds=2, episodes=2,
                        log=lambda *a: None)
