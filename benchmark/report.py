@@ -248,7 +248,9 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None, sit
             if pairs == "best" and verdicts:
                 lines.append(_overall_row(claim, col, verdicts))
     compiled = any(r.get("compiled_sampler") for r in records)         # --compile: only ours was compiled
-    if spec.latency_claim and ours in methods_here and sitting is not None:
+    if sitting is not None and (not spec.latency_claim or ours not in methods_here):
+        lines += _sitting_claims(sitting, spec, ours, plat)[:2]      # no claim to judge: the sitting's medians
+    elif spec.latency_claim and ours in methods_here and sitting is not None:
         lines += _sitting_claims(sitting, spec, ours, plat)
     elif spec.latency_claim and ours in methods_here and compiled:
         lines.append(f"| {spec.latency_claim} | all | -- | -- | -- | not judged: the generation was timed compiled "
@@ -284,7 +286,8 @@ def _sitting_claims(sitting: dict, spec: ReportSpec, ours: str, plat: dict) -> l
         >>> lines[-2].split(" | ")[2:4], lines[-1].split(" | ")[-1]
         (['REPTILE - Mc-Di', '2'], '**reproduced** |')
     """
-    lines = ["", f"Latency claim judged on a latency sitting (`results/latency/`, `python reproduce/latency.py`): "
+    lines = ["", f"{'Latency claim judged on a' if spec.latency_claim else 'A'} latency sitting (`results/latency/`, "
+             "`python reproduce/latency.py`): "
              f"every row timed by code `{sitting['code_version']}` in one process on the same test tasks, "
              f"{sitting['rounds']} interleaved rounds x {sitting['episodes']} tasks, {sitting['measure']} per query "
              f"sample (median of a round; rounds paired as seeds are, tasks as episodes), "

@@ -55,6 +55,13 @@ def test_report_judges_latency_on_the_sitting(tmp_path):
     rows = [line for line in text.splitlines() if "REPTILE - Mc-Di" in line and "ms/sample" in line]
     assert len(rows) == 1 and "one sitting" in rows[0] and rows[0].endswith("| reproduced |")
     assert "Mc-Di 0.445, REPTILE 1.000" in text
+    # a table without a latency claim (Table 1) shows its sitting's medians and judges nothing on them
+    for s in range(2):
+        c = Cell("table1", "mc-di", "omniglot", 5, 1, s, "cpu")
+        write_json_atomic({"cell": c.to_json(), "acc": 96.0 + s, "ci95": 0.5, "latency_ms": 1.0}, c.record_path(tmp_path))
+    write_json_atomic(sitting, sitting_path(tmp_path, "table1", "cpu"))
+    section = write_report(tmp_path).read_text().split("## table1")[1].split("## table")[0]
+    assert "A latency sitting" in section and "Mc-Di 0.445" in section and "one sitting) |" not in section
 
 
 def _cli(*args):
