@@ -97,3 +97,18 @@ def test_sitting_file_is_json_with_every_timing(tmp_path):
     s = json.loads(path.read_text())
     assert s["table"] == "demo" and s["columns"][0]["seed"] == 1 and s["threads"] == 1
     assert not list(path.parent.glob("*.tmp*"))                  # written atomically: no temporary left
+
+
+def test_adapt_time_is_per_query_sample_and_predict_is_timed_on_a_bounded_batch():
+    import torch
+    from types import SimpleNamespace as NS
+    from benchmark.data import EpisodeSampler
+    from benchmark.evaluate_core import PREDICT_TIMED, time_adapt
+    labels = torch.arange(5).repeat_interleave(400)
+    x = torch.eye(5)[labels]
+    seen = []
+    method = NS(adapt=lambda sx, sy: sx, predict=lambda w, q: seen.append(len(q)) or q @ w.T)
+    ctx = NS(device=torch.device("cpu"), images=lambda split, idx: x[idx])
+    episodes = EpisodeSampler(labels, 5, 1, 120, seed=0).episodes(3)           # 600 queries each
+    wall, cpu, predict = time_adapt(method, ctx, episodes)
+    assert seen == [PREDICT_TIMED] * 3 and len(wall) == len(cpu) == len(predict) == 2
