@@ -62,7 +62,7 @@ def time_adapt(method, ctx, episodes, split: str = "test") -> tuple:
     a single episode is timed): the wall time of ``method.adapt`` divided by the episode's query
     count, the calling thread's CPU time of it likewise, and the wall time of ``method.predict`` on
     the first :data:`PREDICT_TIMED` queries per sample - three lists. (Predicting a Table 2 column's
-    ~10,000 query images through the body 21 times took half of such a cell's time and measured
+    ~10,000 query images through the body 21 times took most of such a cell's time and measured
     nothing the per-sample rate of 256 does not.)
 
     Example:
