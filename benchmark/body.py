@@ -11,6 +11,8 @@ Example:
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 from pathlib import Path
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .atomic import write_json_atomic
 from .config import cpu_threads
 from .data.base import atomic_torch_save
 from .models.backbones import build_backbone
@@ -129,7 +132,9 @@ def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch:
     path = Path(cache_dir) / "bodies" / f"{key}.pt" if cache_dir else None
     body = build_backbone(backbone, ds.channels, width, image_size=image_size)
     if path is not None and path.exists():
-        body.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        body.load_state_dict(state)
+        body.provenance = body_provenance(state, read_sidecar(path))
         return body.to(device).eval()
     with stage("body"):
         trained = pretrain_body(ds, backbone, width, epochs, batch, lr, seed, device, progress)
@@ -138,12 +143,61 @@ def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch:
     if bad:                                              # never cache (or use) a non-finite body
         raise FloatingPointError(f"pretraining the {ds.name} body gave non-finite weights ({bad[0]}); "
                                  f"lower body_lr (now {lr})")
+    from .runner import code_version, environment          # (the runner imports this module)
+    made = {"pretrained_by": code_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "env": environment()}
     if path is not None:
         atomic_torch_save(state, path)
+        write_json_atomic(made, path.with_suffix(".json"))   # who pretrained it, kept beside the weights
+    body.provenance = body_provenance(state, made)
     # hand back the body exactly as a later load would build it (same module, memory format and
     # mode), so a cell gives the same numbers whether its body was just trained or loaded
     body.load_state_dict(state)
     return body.to(device).eval()
+
+
+def body_fingerprint(state: dict) -> str:
+    """A short hash of a body's weights (every tensor of its state dict, by name): two records with the same
+    fingerprint used the same body, whatever cache or commit it came from.
+
+    Example:
+        >>> a = {"w": torch.ones(2, 2)}
+        >>> body_fingerprint(a) == body_fingerprint({"w": torch.ones(2, 2)}), body_fingerprint(a) == body_fingerprint({"w": torch.zeros(2, 2)})
+        (True, False)
+        >>> len(body_fingerprint(a))
+        12
+    """
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())     # the raw bytes (any dtype, 0-d too)
+    return h.hexdigest()[:12]
+
+
+def read_sidecar(path: Path) -> dict:
+    """What pretrained the cached body at ``path`` (its ``.json`` beside it), or ``pretrained_by: unknown`` for
+    bodies cached before the sidecar existed.
+
+    Example:
+        >>> read_sidecar(Path("/nonexistent/body.pt"))
+        {'pretrained_by': 'unknown'}
+    """
+    side = Path(path).with_suffix(".json")
+    try:
+        return json.loads(side.read_text())
+    except (OSError, ValueError):
+        return {"pretrained_by": "unknown"}
+
+
+def body_provenance(state: dict, made: dict) -> dict:
+    """The record's ``body`` entry: the weights' fingerprint and who pretrained them.
+
+    Example:
+        >>> body_provenance({"w": torch.ones(1)}, {"pretrained_by": "abc"})["pretrained_by"]
+        'abc'
+    """
+    return {"fingerprint": body_fingerprint(state), **made}
 
 
 @torch.no_grad()

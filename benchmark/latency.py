@@ -30,7 +30,7 @@ from .atomic import write_json_atomic
 from .cells import Cell
 from .config import compile_sampler
 from .evaluate_core import thread_time_measures, time_adapt
-from .runner import code_version, shared_dataset, torch_threads, trained_method
+from .runner import code_version, environment, shared_dataset, torch_threads, trained_method
 
 
 def row_label(cell: Cell) -> str:
@@ -108,7 +108,7 @@ def run_sitting(cells: list, data_root, cache_dir, results_dir, table: str, prof
         (2, 1)
     """
     out = {"table": table, "profile": profile, "code_version": code_version(), "torch": torch.__version__,
-           "device": str(device), "host": platform.node(), "threads": 1, "compiled_sampler": compile_sampler(), "rounds": rounds, "episodes": episodes,
+           "env": environment(), "device": str(device), "host": platform.node(), "threads": 1, "compiled_sampler": compile_sampler(), "rounds": rounds, "episodes": episodes,
            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "columns": []}
     datasets: dict = {}
     with torch_threads(1):

@@ -66,6 +66,36 @@ def code_version() -> str:
         return "unknown"
 
 
+@functools.lru_cache(maxsize=1)
+def environment() -> dict:
+    """What besides the code decides a record's floats: the CPU model and the versions of the libraries that
+    decode images and compute (the same code in another environment can round differently, and meta-training
+    amplifies it; results/README.md, "Table 1 from an empty cache").
+
+    Example:
+        >>> sorted(environment())
+        ['cpu', 'cpu_capability', 'numpy', 'pillow', 'python', 'timm', 'torchvision']
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    isa = getattr(torch.backends.cpu, "get_cpu_capability", lambda: None)()   # the kernels torch dispatches to
+    return {"cpu": cpu, "cpu_capability": isa, "python": platform.python_version(), "numpy": ver("numpy"), "pillow": ver("pillow"),
+            "torchvision": ver("torchvision"), "timm": ver("timm")}
+
+
 # settings read only by the meta-test evaluation: a method meta-trained under either value is the same
 # (the other evaluation settings predate this rule and stay in the key, so existing caches keep their keys)
 TEST_ONLY_SETTINGS = ("test_query", "transfer_labels")
@@ -476,6 +506,7 @@ def _run_cell(cell: Cell, data_root, cache_dir, results_dir, device, force, prog
         "meta_train_s": meta_train_s,
         "meta_train_reused": reused,
         "meta_trained_by": getattr(method, "meta_trained_by", None),    # code version that meta-trained it
+        "body": body_provenance_of(ctx),                              # the shared body's fingerprint, who pretrained it
         "meta_train_resumed_at": getattr(method, "resumed_at", {}),   # {loop: iteration} after a requeue/kill
         "selection": getattr(method, "selection", None),              # validation curve, chosen iteration
         "readings": method_readings(method),
@@ -483,6 +514,7 @@ def _run_cell(cell: Cell, data_root, cache_dir, results_dir, device, force, prog
         "stages_s": {k: round(v, 3) for k, v in stages_s.items()},   # benchmark/timing.py (exclusive; cache loads are no stage)
         "code_version": code_version(),
         "torch": torch.__version__,
+        "env": environment(),                                         # CPU model, image/compute library versions
         "device": str(ctx.device),
         "host": platform.node(),
         "threads": threads,
@@ -491,6 +523,18 @@ def _run_cell(cell: Cell, data_root, cache_dir, results_dir, device, force, prog
     }
     write_json_atomic(record, path)
     return record
+
+
+def body_provenance_of(ctx) -> dict | None:
+    """The shared body's ``provenance`` (:func:`benchmark.body.body_provenance`) if the cell used one, else None
+    (REPTILE from scratch, the text tasks).
+
+    Example:
+        >>> body_provenance_of(object()) is None
+        True
+    """
+    body = getattr(ctx, "__dict__", {}).get("body")          # a cached property: present only once used
+    return getattr(body, "provenance", None)
 
 
 def _worker_init() -> None:

@@ -230,3 +230,20 @@ def test_sweep_wait_counts_a_task_gone_from_the_queue_as_cancelled(monkeypatch):
         return real_done()
     running.done = done
     assert sweep._wait([running], 0.0, slurm=True) == [None] and len(calls) == 6
+
+
+def test_record_names_its_body(tmp_path):
+    """A record carries its body's fingerprint and the code that pretrained it (a sidecar beside the cached
+    weights), the same whether the body was pretrained now or loaded; REPTILE from scratch uses no body."""
+    from benchmark.runner import code_version
+    a = run_cell(Cell("t", "ref-centroid", "synthetic", 5, 1, 0, "smoke"), None, tmp_path / "c", tmp_path / "r")
+    b = run_cell(Cell("t", "meta-baseline", "synthetic", 5, 1, 0, "smoke"), None, tmp_path / "c", tmp_path / "r")
+    other = run_cell(Cell("t", "ref-centroid", "synthetic", 5, 1, 1, "smoke"), None, tmp_path / "c", tmp_path / "r")
+    assert a["body"]["pretrained_by"] == code_version() and len(a["body"]["fingerprint"]) == 12
+    assert b["body"] == a["body"], "the loaded body is the pretrained one"
+    assert other["body"]["fingerprint"] != a["body"]["fingerprint"], "another seed pretrains another body"
+    sidecars = sorted((tmp_path / "c" / "bodies").glob("*.json"))
+    assert len(sidecars) == 2 and json.loads(sidecars[0].read_text())["pretrained_by"] == code_version()
+    r = run_cell(Cell("t", "reptile", "synthetic", 5, 1, 0, "smoke"), None, tmp_path / "c", tmp_path / "r")
+    assert r["body"] is None
+    assert r["env"]["cpu"] and r["env"]["pillow"] and r["env"] == a["env"], "and the environment it ran in"
