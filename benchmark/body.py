@@ -123,8 +123,10 @@ def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch:
         >>> cache = Path(tempfile.mkdtemp())
         >>> trained = get_body(ds, "conv4", 4, 16, epochs=1, batch=10, lr=0.01, seed=0, cache_dir=cache)
         >>> loaded = get_body(ds, "conv4", 4, 16, epochs=1, batch=10, lr=0.01, seed=0, cache_dir=cache)   # the file
-        >>> [p.name for p in (cache / "bodies").iterdir()]
-        ['body-tiny-conv4-w4-s16-e1-lr0.01-b10-seed0...pt']
+        >>> sorted(p.name for p in (cache / "bodies").iterdir())      # the weights and who pretrained them
+        ['body-tiny-conv4-w4-s16-e1-lr0.01-b10-seed0....json', 'body-tiny-conv4-w4-s16-e1-lr0.01-b10-seed0....pt']
+        >>> trained.provenance == loaded.provenance
+        True
         >>> x = ds.normalize(images[:4]); torch.equal(trained(x), loaded(x))
         True
     """

@@ -78,7 +78,7 @@ def test_transfer_cell_on_fixture_files(tmp_path, labels):
         else:                                                 # each target class is one flat colour
             assert rec["acc"] == 100.0
     # the body is the source's: trained once, on mini-ImageNet's training split
-    assert len(list((tmp_path / "cache" / "bodies").glob("*mini-imagenet*"))) == 1
+    assert len(list((tmp_path / "cache" / "bodies").glob("*mini-imagenet*.pt"))) == 1
 
 
 def test_transfer_needs_its_source(tmp_path):
