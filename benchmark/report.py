@@ -362,6 +362,44 @@ def _table5_claims(records, spec: ReportSpec, cols, have: set, pacc: dict, plat:
     return lines
 
 
+def provenance_lines(records: list) -> list:
+    """What made a section's records: each code version and each environment (``env``), with counts; records
+    made before records carried ``env`` count as *not recorded*. Two environments in one table are flagged:
+    the same code can round differently on another machine (results/README.md, "Table 1 from an empty cache").
+
+    Example:
+        >>> env = {"cpu": "EPYC", "cpu_capability": "AVX512", "numpy": "2", "pillow": "13", "torch": "2.14"}
+        >>> recs = [{"code_version": "9da19ea4c201", "env": env, "torch": "2.14"}] * 2 + [{"code_version": "b8d02c4"}]
+        >>> print(provenance_lines(recs)[0])
+        Provenance: code `9da19ea` (2), `b8d02c4` (1); environment: EPYC (AVX512), torch 2.14, numpy 2, Pillow 13 (2), not recorded (1)
+    """
+    def count(keys):
+        out = {}
+        for k in keys:
+            out[k] = out.get(k, 0) + 1
+        return sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def code(v):
+        v = str(v or "unknown")
+        return v[:7] + ("-dirty" if v.endswith("-dirty") else "")
+
+    def env(r):
+        e = r.get("env")
+        if not e:
+            return "not recorded"
+        return (f"{e.get('cpu')} ({e.get('cpu_capability')}), torch {r.get('torch')}, numpy {e.get('numpy')}, "
+                f"Pillow {e.get('pillow')}")
+    codes = count(code(r.get("code_version")) for r in records)
+    envs = count(env(r) for r in records)
+    days = sorted(str(r.get("finished_at", ""))[:10] for r in records if not r.get("env") and r.get("finished_at"))
+    span = f", finished {days[0]} to {days[-1]}" if days else ""
+    line = ("Provenance: code " + ", ".join(f"`{c}` ({n})" for c, n in codes) + "; environment: "
+            + ", ".join(f"{e} ({n}{span if e == 'not recorded' else ''})" for e, n in envs))
+    if len([e for e, _ in envs if e != "not recorded"]) > 1:
+        line += " - **more than one environment**: compare rows with care"
+    return [line, ""]
+
+
 def write_report(results_dir: Path, profile: str = "cpu", tables=tuple(REPORT_TABLES) + ("readings",)) -> Path:
     """Write ``results/REPORT.md`` (``REPORT_<profile>.md`` for other profiles) from the records: every
     table of both papers, each with its cells and its paper's claims (a table without records says so).
@@ -393,6 +431,7 @@ def write_report(results_dir: Path, profile: str = "cpu", tables=tuple(REPORT_TA
         any_records = True
         lines += table_section(table, records, sitting=load_sitting(results_dir, table, profile)) \
             if table != "readings" else readings_section(records)
+        lines += provenance_lines(records)
     from .figures import FIGURES, figure_section
     for name, spec in FIGURES.items():                     # the figures (issue 10): claims from their records
         records = load_records(results_dir, name, profile)
@@ -401,6 +440,7 @@ def write_report(results_dir: Path, profile: str = "cpu", tables=tuple(REPORT_TA
             continue
         any_records = True
         lines += figure_section(name, records, spec)
+        lines += provenance_lines(records)
     if not any_records:
         lines += ["(no records: run the reproduce scripts first)", ""]
     if empty:

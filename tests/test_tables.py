@@ -137,3 +137,23 @@ def test_report_table5_claims_parity_and_speedup():
     text = "\n".join(table_section("table5", recs, REPORT_TABLES["table5"]))
     ft = [ln for ln in text.splitlines() if ln.startswith("| Mc-Di") and "LoRA / Mc-Di [ft]" in ln][0]
     assert ft.rstrip(" |").endswith("| reproduced")
+
+
+def test_report_flags_a_table_made_in_two_environments(tmp_path):
+    """REPORT.md names each section's code versions and environments, and flags a table whose records come from
+    two machines (the same code can round differently there)."""
+    from benchmark.atomic import write_json_atomic
+    from benchmark.cells import Cell
+    from benchmark.report import write_report
+    env = {"cpu": "EPYC", "cpu_capability": "AVX512", "numpy": "2", "pillow": "13"}
+    for s in range(4):
+        c = Cell("table3", "mc-di", "omniglot", 5, 1, s, "cpu")
+        rec = {"cell": c.to_json(), "acc": 96.0 + s, "ci95": 0.5, "latency_ms": 1.0, "code_version": "abcdef123456",
+               "torch": "2.14", "env": dict(env, cpu_capability="AVX2" if s == 3 else "AVX512")}
+        write_json_atomic(rec, c.record_path(tmp_path))
+    text = write_report(tmp_path).read_text()
+    line = next(x for x in text.splitlines() if x.startswith("Provenance:"))
+    assert "`abcdef1` (4)" in line and "EPYC (AVX512), torch 2.14, numpy 2, Pillow 13 (3)" in line
+    assert "(AVX2)" in line and "more than one environment" in line
+    Cell("table3", "mc-di", "omniglot", 5, 1, 3, "cpu").record_path(tmp_path).unlink()   # one machine again
+    assert "more than one environment" not in write_report(tmp_path).read_text()
