@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -373,11 +374,8 @@ def provenance_lines(records: list) -> list:
         >>> print(provenance_lines(recs)[0])
         Provenance: code `9da19ea` (2), `b8d02c4` (1); environment: EPYC (AVX512), torch 2.14, numpy 2, Pillow 13 (2), not recorded (1)
     """
-    def count(keys):
-        out = {}
-        for k in keys:
-            out[k] = out.get(k, 0) + 1
-        return sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))
+    def count(keys):                                       # most frequent first, ties by name
+        return sorted(Counter(keys).items(), key=lambda kv: (-kv[1], kv[0]))
 
     def code(v):
         v = str(v or "unknown")

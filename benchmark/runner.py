@@ -92,8 +92,8 @@ def environment() -> dict:
     except OSError:
         pass
     isa = getattr(torch.backends.cpu, "get_cpu_capability", lambda: None)()   # the kernels torch dispatches to
-    return {"cpu": cpu, "cpu_capability": isa, "python": platform.python_version(), "numpy": ver("numpy"), "pillow": ver("pillow"),
-            "torchvision": ver("torchvision"), "timm": ver("timm")}
+    return {"cpu": cpu, "cpu_capability": isa, "python": platform.python_version(), "numpy": ver("numpy"),
+            "pillow": ver("pillow"), "torchvision": ver("torchvision"), "timm": ver("timm")}
 
 
 # settings read only by the meta-test evaluation: a method meta-trained under either value is the same
