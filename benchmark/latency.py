@@ -108,7 +108,8 @@ def run_sitting(cells: list, data_root, cache_dir, results_dir, table: str, prof
         (2, 1)
     """
     out = {"table": table, "profile": profile, "code_version": code_version(), "torch": torch.__version__,
-           "env": environment(), "device": str(device), "host": platform.node(), "threads": 1, "compiled_sampler": compile_sampler(), "rounds": rounds, "episodes": episodes,
+           "env": environment(), "device": str(device), "host": platform.node(), "threads": 1,
+           "compiled_sampler": compile_sampler(), "rounds": rounds, "episodes": episodes,
            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "columns": []}
     datasets: dict = {}
     with torch_threads(1):
