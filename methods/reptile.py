@@ -18,6 +18,9 @@ Paper settings (transductive, Nichol et al. Appendix A): Omniglot - Adam lr 1e-3
 inner batch 10, 5 inner iterations, 10 training shots, meta-batch 5, 100K
 iterations, outer step 1.0 -> 0, 50 eval iterations with batch 5 (1-shot) /
 10 (5-shot); mini-ImageNet - the same with 8 inner iterations and 15 training shots.
+On the timm bodies (Tables 6-7) the network's stochastic depth (Swin-T's default drop-path rate 0.1) is
+off: the paper does not say, the adapted copies run vmapped, and a random forward would make the query
+predictions random (BN uses batch statistics, so the network stays in training mode).
 The ``cpu`` profile keeps everything but the iteration counts (100 meta-iterations
 instead of 100K; 5 test-time steps instead of 50, i.e. as many as in training on Omniglot) and
 the network width and image size (the table's shared settings), which it reduces
@@ -37,6 +40,15 @@ from benchmark.seeding import generator
 
 from .base import Method, accuracies, check_logits, chunks
 from .inner_loop import batched_adam, check_finite, cyclic_minibatches, stack_params
+
+# A vmapped pass over B copies of the network holds, per copy, its weights, gradients, Adam moments and
+# vmap's intermediates: about 8 floats a weight (32 bytes). Copies that would exceed this budget are adapted
+# in several passes (a Swin-T, 28M weights: 4 a pass; a Conv4-64, 113k: always one). The minibatch indices
+# are drawn for all copies first, so the split sees the same tasks and draws; it changes the numbers only by
+# float rounding (which Adam's first step, lr * sign(g), amplifies where a gradient is ~0), and not at all
+# on a Conv4 or ResNet-12 body, which always takes one pass (tests/test_methods.py).
+COPY_BUDGET_BYTES = 4 << 30
+BYTES_PER_WEIGHT = 32
 
 
 class Reptile(Method):
@@ -90,6 +102,9 @@ class Reptile(Method):
         size = ctx.settings["image_size"]
         body = build_backbone(ctx.cell.backbone, ctx.dataset.channels, ctx.settings["body_width"],
                               track_running_stats=False, image_size=size)
+        for m in body.modules():    # stochastic depth (Swin-T's timm default, 0.1) off: the adapted copies
+            if type(m).__name__ == "DropPath":      # run vmapped, and the query predictions must not be random
+                m.drop_prob = 0.0
         with torch.no_grad():
             dim = body(torch.zeros(2, ctx.dataset.channels, size, size)).shape[1]
         if from_body:                                  # the shared body, as every other row gets it
@@ -102,10 +117,12 @@ class Reptile(Method):
         return F.cross_entropy(functional_call(self.net, params, (x,)), y)
 
     def _adapt_batch(self, params: dict, x: torch.Tensor, y: torch.Tensor, steps: int, batch: int,
-                     g: torch.Generator) -> dict:
-        """Adapt B copies of ``params`` (unbatched) to B tasks (``x`` ``[B, n, C, H, W]``, ``y`` ``[B, n]``)."""
+                     g: torch.Generator | None = None, idx: torch.Tensor | None = None) -> dict:
+        """Adapt B copies of ``params`` (unbatched) to B tasks (``x`` ``[B, n, C, H, W]``, ``y`` ``[B, n]``)
+        in one pass, on minibatch indices ``idx`` ``[steps, B, bs]`` (drawn from ``g`` if not given)."""
         B, n = y.shape
-        idx = cyclic_minibatches(n, batch, steps, B, g).to(x.device)      # [steps, B, bs]
+        if idx is None:
+            idx = cyclic_minibatches(n, batch, steps, B, g).to(x.device)  # [steps, B, bs]
         rows = torch.arange(B, device=x.device).unsqueeze(1)
 
         def batch_fn(s):
@@ -114,6 +131,28 @@ class Reptile(Method):
         copies = self._copies_loss if self._has_copies() else None
         return batched_adam(self._loss, stack_params(params, B), batch_fn, steps, self.hp["inner_lr"], self.BETAS,
                             copies_loss=copies)
+
+    def copies_per_pass(self) -> int:
+        """How many copies of the network one vmapped pass adapts (``COPY_BUDGET_BYTES``).
+
+        Example:
+            >>> r = Reptile.__new__(Reptile); r.net = nn.Linear(1024, 1024, bias=False)   # 32 MiB a copy
+            >>> r.copies_per_pass()
+            128
+        """
+        weights = sum(p.numel() for p in self.net.parameters())
+        return max(1, COPY_BUDGET_BYTES // (BYTES_PER_WEIGHT * weights))
+
+    def _adapt_in_passes(self, params: dict, x: torch.Tensor, y: torch.Tensor, steps: int, batch: int,
+                         g: torch.Generator):
+        """Yield ``(rows, adapted copies)`` for B tasks, at most :meth:`copies_per_pass` copies at a time; the
+        minibatch indices of all B are drawn first, so the split draws what one pass would."""
+        B, n = y.shape
+        idx = cyclic_minibatches(n, batch, steps, B, g).to(x.device)
+        per = self.copies_per_pass()
+        for s in range(0, B, per):
+            rows = slice(s, s + per)
+            yield rows, self._adapt_batch(params, x[rows], y[rows], steps, batch, idx=idx[:, rows])
 
     def _has_copies(self) -> bool:
         return isinstance(self.net[0], Conv4)
@@ -144,9 +183,9 @@ class Reptile(Method):
             eps = sampler.episodes(B, start=it * B)
             x = torch.stack([ctx.images("train", e.support) for e in eps])
             y = torch.stack([e.support_labels for e in eps]).to(ctx.device)
-            new = self._adapt_batch(self.phi, x, y, hp["inner_steps"], hp["inner_batch"], g)
+            new = [a for _, a in self._adapt_in_passes(self.phi, x, y, hp["inner_steps"], hp["inner_batch"], g)]
             step = hp["outer_lr"] * (1 - it / iters)                        # linear annealing to 0
-            self.phi = {k: v + step * (new[k].mean(0) - v) for k, v in self.phi.items()}
+            self.phi = {k: v + step * (torch.cat([a[k] for a in new]).mean(0) - v) for k, v in self.phi.items()}
             check_finite(self.phi, "reptile meta-train", it, "inner_lr")
         if self.selector is not None:
             self.selector.score(iters)
@@ -172,10 +211,13 @@ class Reptile(Method):
         for eps in chunks(episodes, chunk):
             sx = torch.stack([ctx.images(split, e.support) for e in eps])
             sy = torch.stack([e.support_labels for e in eps]).to(ctx.device)
-            adapted = self._adapt_batch(self.phi, sx, sy, self.hp["eval_steps"], self._eval_batch(eps[0].shot), g)
             qx = torch.stack([ctx.images(split, e.query) for e in eps])
-            with torch.no_grad():
-                logits = vmap(lambda p, x: functional_call(self.net, p, (x,)))(adapted, qx)
+            parts = []
+            for rows, adapted in self._adapt_in_passes(self.phi, sx, sy, self.hp["eval_steps"],
+                                                       self._eval_batch(eps[0].shot), g):
+                with torch.no_grad():
+                    parts.append(vmap(lambda p, x: functional_call(self.net, p, (x,)))(adapted, qx[rows]))
+            logits = torch.cat(parts)
             check_logits(logits, self.name, "inner_lr")
             accs.append(accuracies(logits, eps))
         return torch.cat(accs)

@@ -38,6 +38,17 @@ def test_cells_run_on_a_timm_body(tmp_path, method, options):
     assert 0 <= rec["acc"] <= 100 and cell.record_path(tmp_path / "r").name.endswith("_mobilenetv2.json")
 
 
+def test_reptile_runs_on_swin(tmp_path):
+    """Swin-T's stochastic depth would make vmap refuse REPTILE's copies (random ops) and its query
+    predictions random: REPTILE's network has it off."""
+    opts = (("eval_steps", 1), ("meta_iters", 1), ("query", 1), ("test_episodes", 2), ("val_checkpoints", 1),
+            ("val_episodes", 1))
+    cell = Cell("table6", "reptile", "synthetic", 5, 1, 0, "smoke", "swin", options=opts)
+    a = run_cell(cell, None, tmp_path / "cache", tmp_path / "r1")
+    b = run_cell(cell, None, tmp_path / "cache", tmp_path / "r2")
+    assert a["episode_acc"] == b["episode_acc"]
+
+
 def test_grid_over_bodies_has_a_column_per_body(tmp_path):
     import pandas as pd
 

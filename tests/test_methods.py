@@ -85,6 +85,42 @@ def test_reptile_batched_eval_matches_single_task(tmp_path):
     assert torch.allclose(batched, single)
 
 
+def test_reptile_copies_in_passes_draw_what_one_pass_draws(tmp_path, monkeypatch):
+    """Copies of a large body adapted a few at a time (the memory budget) see the same tasks and the same
+    minibatch indices as in one pass: the split changes the numbers only by float rounding (which Adam's
+    first step, lr * sign(g), amplifies where a gradient is ~0), and a one-pass split is the old code path."""
+    import methods.reptile as reptile
+    cell = Cell("t", "reptile", "synthetic", 5, 1, 0, "smoke", options=(("meta_iters", 1),))
+    m = get_method("reptile")(Context.build(cell, None, tmp_path), meta_iters=1)
+    m._build()
+    B, n, steps = 5, 7, 3
+    x, y = torch.randn(B, n, 1, 2, 2), torch.randint(0, 5, (B, n))
+    calls = []
+    monkeypatch.setattr(m, "_adapt_batch", lambda p, xs, ys, st, bs, idx: calls.append((xs, ys, idx)) or {"w": xs})
+    weights = sum(p.numel() for p in m.net.parameters())
+    for budget, sizes in ((reptile.COPY_BUDGET_BYTES, [5]), (2 * weights * reptile.BYTES_PER_WEIGHT, [2, 2, 1])):
+        monkeypatch.setattr(reptile, "COPY_BUDGET_BYTES", budget)
+        calls.clear()
+        out = [a["w"] for _, a in m._adapt_in_passes({}, x, y, steps, 4, torch.Generator().manual_seed(3))]
+        assert [len(c[1]) for c in calls] == sizes
+        assert torch.equal(torch.cat([c[2] for c in calls], dim=1),
+                           cyclic_minibatches(n, 4, steps, B, torch.Generator().manual_seed(3)))
+        assert torch.equal(torch.cat(out), x) and torch.equal(torch.cat([c[1] for c in calls]), y)
+
+
+def test_reptile_conv4_and_resnet12_take_one_pass():
+    """The budget never splits the bodies whose records exist (the cpu profile's eval_chunk of 100)."""
+    from torch import nn
+
+    from benchmark.models.backbones import build_backbone
+    from methods.reptile import Reptile
+    for name, ch, width, size in (("conv4", 1, 64, 28), ("conv4", 3, 64, 32), ("resnet12", 3, 16, 32)):
+        body = build_backbone(name, ch, width, image_size=size)
+        r = Reptile.__new__(Reptile)
+        r.net = nn.Sequential(body, nn.Linear(body(torch.zeros(2, ch, size, size)).shape[1], 5))
+        assert r.copies_per_pass() >= Reptile.DEFAULTS["cpu"]["eval_chunk"], name
+
+
 def test_same_cell_twice_same_numbers(tmp_path):
     cell = Cell("t", "meta-baseline", "synthetic", 5, 1, 1, "smoke")
     a = run_cell(cell, None, tmp_path / "c1", tmp_path / "r1")
