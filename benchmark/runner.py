@@ -19,7 +19,9 @@ import hashlib
 import json
 import logging
 import platform
+import signal
 import subprocess
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -541,6 +543,34 @@ def _worker_init() -> None:
     torch.set_num_threads(cpu_threads())
 
 
+@contextmanager
+def workers_die_with_us(pool):
+    """While inside, a SIGTERM to this process (``kill PID``, a scheduler's stop) terminates ``pool``'s
+    worker processes too, instead of leaving them to compute on as orphans; records stay atomic, so the
+    rerun redoes their cells. (Ctrl-C already reaches the workers: they share the terminal's process group.)
+
+    Example:
+        >>> from concurrent.futures import ThreadPoolExecutor
+        >>> with ThreadPoolExecutor(1) as pool, workers_die_with_us(pool):
+        ...     signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        True
+    """
+    if threading.current_thread() is not threading.main_thread():     # signal handlers: main thread only
+        yield
+        return
+
+    def stop(signum, frame):
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+        raise SystemExit(128 + signum)
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def _cells_job(args) -> list:
     """Run a group of cells in order in one worker (cells that share a meta-trained method)."""
     cells, data_root, cache_dir, results_dir, device, force = args
@@ -655,7 +685,8 @@ def run_grid(cells: list, data_root, cache_dir, results_dir, device="cpu", force
     bodies = {(c.dataset, c.seed, c.profile, c.backbone, c.settings_overrides().__repr__()): c
               for c in pending if _uses_body(c)}
     code_version()
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool, \
+            workers_die_with_us(pool):
         for f in tqdm(as_completed([pool.submit(_body_job, (c, data_root, cache_dir, device))
                                     for c in bodies.values()]), total=len(bodies), desc="bodies",
                       disable=not progress):

@@ -59,6 +59,50 @@ def test_kill_and_rerun_redoes_only_unfinished_cells(tmp_path):
     assert len(table) == 3 and all(line.endswith(",ok") for line in table[1:])
 
 
+def _workers(pid: int) -> list:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out if "spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc")
+def test_sigterm_takes_the_workers_with_it(tmp_path):
+    """`kill PID` of a grid run with --jobs 2 stops its worker processes too (no orphans computing on)."""
+    script = tmp_path / "grid.py"                      # two cells that would run for hours
+    script.write_text(GRID_SCRIPT.replace('"meta-baseline", "reptile"]', '], variants=[("long", "reptile", '
+                                          '{"meta_iters": 20000})]').replace("(0, 1, 2)", "(0, 1)")
+                      .replace("raise SystemExit", "if __name__ == '__main__':      # spawned workers import it\n"
+                                                   "    raise SystemExit"))
+    args = [sys.executable, str(script), "--profile", "smoke", "--results", str(tmp_path / "r"), "--cache",
+            str(tmp_path / "c"), "--no-progress", "--jobs", "2"]
+    proc = subprocess.Popen(args, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and \
+            (len(_workers(proc.pid)) < 2 or min(_cpu_s(w) for w in _workers(proc.pid)) < 8):   # deep in a cell
+        time.sleep(0.2)
+    workers = _workers(proc.pid)
+    assert len(workers) == 2, "the workers must be computing when the signal lands"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    deadline = time.time() + 10
+    while any(_alive(w) for w in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers), "a worker outlived its killed run"
+    assert not list((tmp_path / "r").glob("runs/**/*.tmp")), "a killed run leaves no half file"
+
+
 def test_force_redoes_and_records_are_complete(tmp_path):
     cell = Cell("t", "meta-baseline", "synthetic", 5, 1, 0, "smoke")
     rec = run_cell(cell, None, tmp_path / "c", tmp_path / "r")
