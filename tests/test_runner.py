@@ -25,6 +25,16 @@ GRID_SCRIPT = textwrap.dedent("""
 """)
 
 
+LONG_GRID_SCRIPT = textwrap.dedent("""
+    import sys
+    from benchmark.cli import Grid, grid_main
+    GRID = Grid("killtest", methods=[], variants=[("long", "reptile", {"meta_iters": 20000})],   # hours a cell
+                datasets=["synthetic"], settings=[(5, 1)], seeds=(0, 1))
+    if __name__ == "__main__":                         # the spawned workers import this file
+        raise SystemExit(grid_main(GRID, sys.argv[1:]))
+""")
+
+
 def _records(results: Path) -> dict:
     return {p: p.stat().st_mtime_ns for p in results.glob("runs/**/*.json")}
 
@@ -79,11 +89,8 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc")
 def test_sigterm_takes_the_workers_with_it(tmp_path):
     """`kill PID` of a grid run with --jobs 2 stops its worker processes too (no orphans computing on)."""
-    script = tmp_path / "grid.py"                      # two cells that would run for hours
-    script.write_text(GRID_SCRIPT.replace('"meta-baseline", "reptile"]', '], variants=[("long", "reptile", '
-                                          '{"meta_iters": 20000})]').replace("(0, 1, 2)", "(0, 1)")
-                      .replace("raise SystemExit", "if __name__ == '__main__':      # spawned workers import it\n"
-                                                   "    raise SystemExit"))
+    script = tmp_path / "grid.py"
+    script.write_text(LONG_GRID_SCRIPT)
     args = [sys.executable, str(script), "--profile", "smoke", "--results", str(tmp_path / "r"), "--cache",
             str(tmp_path / "c"), "--no-progress", "--jobs", "2"]
     proc = subprocess.Popen(args, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.DEVNULL,
