@@ -48,6 +48,26 @@ def _cpu(state):
     return copy.deepcopy(state)
 
 
+def val_unavailable(labels, way: int, shot: int, query: int) -> str | None:
+    """Why the validation split cannot form the cell's episodes (None if it can). A cell whose way
+    exceeds the split's classes (mini-ImageNet's 16 validation classes at 20-way) keeps its last
+    iterate instead - every method of that cell alike - and its record says so
+    (``selection = {"rule": "last", "reason": ...}``; docs/readings.md, "model selection"). A whole
+    head generator is trained for one way, so a narrower validation episode is no substitute.
+
+    Example:
+        >>> val_unavailable(torch.arange(16).repeat_interleave(600), 20, 1, 15)[:41]
+        'validation split: only 16 classes of this'
+        >>> val_unavailable(torch.arange(16).repeat_interleave(600), 5, 1, 15) is None
+        True
+    """
+    try:
+        EpisodeSampler(labels, way, shot, query, 0)
+    except ConfigError as exc:
+        return f"validation split: {str(exc).split(': lower')[0]}"
+    return None
+
+
 class Selector:
     """Scores ``method`` on validation episodes during its training and keeps the best state.
 
@@ -117,6 +137,11 @@ class Selector:
         if rule not in RULES:
             raise ConfigError(f"selection must be one of {', '.join(RULES)}, got {rule!r}")
         budget, mse = float(s.get("budget_cpu_s", 0.0)), int(s.get("mse_episodes", 0))
+        if rule == "val" and not budget and not mse:
+            reason = val_unavailable(method.ctx.split("val").labels, method.ctx.way, method.ctx.shot, s["query"])
+            if reason:                         # e.g. 20-way on mini-ImageNet's 16 validation classes
+                method.selection = {"rule": "last", "reason": reason}
+                return None
         if rule == "last" and not budget and not mse:
             return None
         return cls(method, int(s.get("val_checkpoints", 1)), int(s.get("val_episodes", 1)), restore=rule == "val",

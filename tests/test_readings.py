@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from benchmark.cells import Cell
+from benchmark.cells import Cell, make_options
+from benchmark.config import ConfigError
 from benchmark.context import Context
 from benchmark.weights import PrepConfig, early_stop_steps, initial_heads, prepare_heads
 from methods import get_method
@@ -120,3 +121,17 @@ def test_trained_mcdi_keeps_its_curves_after_selection(tmp_path):
     assert m.selection["curve"] and len(m.curves) > 0
     m2, _, _, reused = trained_method(Cell("t", "mc-di", "synthetic", 5, 1, 0, "smoke"), None, tmp_path)
     assert reused and m2.curves == m.curves and m2.selection == m.selection
+
+
+def test_a_way_wider_than_the_validation_split_keeps_the_last_iterate(tmp_path):
+    """mini-ImageNet has 16 validation classes, so its 20-way cells (the Lt-Di paper's Table 3) have no
+    validation episodes: model selection falls back to the last iterate and the record says why; the
+    figures' curves, which need those episodes, still stop before any work."""
+    from benchmark.runner import preflight, trained_method
+    m, _, _, _ = trained_method(Cell("t", "mv-di", "synthetic", 20, 1, 0, "smoke"), None, tmp_path)
+    assert m.selection["rule"] == "last" and "only 10 classes" in m.selection["reason"]
+    m5, _, _, _ = trained_method(Cell("t", "mv-di", "synthetic", 5, 1, 0, "smoke"), None, tmp_path)
+    assert m5.selection["rule"] == "val" and len(m5.selection["curve"]) >= 2
+    curve = Cell("t", "mv-di", "synthetic", 20, 1, 0, "smoke", options=make_options(mse_episodes=2))
+    with pytest.raises(ConfigError, match="val split, 20-way"):
+        preflight([curve], None, None)
