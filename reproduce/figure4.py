@@ -3,7 +3,8 @@ of the final generated heads, 5-way 1-shot and 5-shot, Omniglot and Mini-ImageNe
 
 k = 1 is Mv-Di (Proposition 1). "The same 3 GPU-hours": every k trains the same meta-iterations, and
 one iteration costs the same whatever k (B (task, target) pairs x K steps x D draws); each record holds
-the CPU seconds it spent (``selection.trace``) so the CSV shows the budgets are equal. The other reading,
+the CPU seconds it spent (``selection.trace``) so the CSV shows the meta-training budgets are equal
+(``meta_cpu_s_mean``; the preparation, shared by every k, apart). The other reading,
 a budget in CPU seconds: ``--set budget_cpu_s=120`` (docs/readings.md, "Figure 4").
 
     python reproduce/figure4.py --profile cpu --jobs 2
