@@ -271,7 +271,7 @@ def expected_config(cell: Cell) -> tuple:
         (28, 600, True)
     """
     from methods import get_method
-    hp = get_method(cell.method).hyper_parameters(cell.profile, cell.dataset, cell.method_options())
+    hp = get_method(cell.method).hyper_parameters(cell.profile, cell.dataset, cell.method_options(), cell.way)
     settings = profile_settings(cell.profile, cell.dataset)
     settings.update(cell.settings_overrides())
     return hp, settings

@@ -51,6 +51,7 @@ class Method:
     paper: str = ""
     DEFAULTS: dict = {}             # profile -> hyper-parameters
     DATASET_DEFAULTS: dict = {}     # dataset -> profile -> hyper-parameters
+    WAY_DEFAULTS: dict = {}         # way -> profile -> hyper-parameters (a method whose paper tunes per way)
     SHOT_INDEPENDENT_TRAINING = False  # True: meta_train() does not depend on the test shot
     TASK_INDEPENDENT_TRAINING = False  # True: meta_train() reads nothing of the cell's dataset (Table 5's
     #                                    generators learn from the source tasks only)
@@ -91,14 +92,16 @@ class Method:
 
     def __init__(self, ctx, **options):
         self.ctx = ctx
-        self.hp = self.hyper_parameters(ctx.profile, ctx.cell.dataset, options)
+        self.hp = self.hyper_parameters(ctx.profile, ctx.cell.dataset, options, ctx.cell.way)
         self.validate()
 
     @classmethod
-    def hyper_parameters(cls, profile: str, dataset: str, options: dict) -> dict:
-        """``DEFAULTS[profile]``, refined by ``DATASET_DEFAULTS[dataset][profile]``, overridden by
-        ``options`` (an unknown option is a :class:`ConfigError`)."""
+    def hyper_parameters(cls, profile: str, dataset: str, options: dict, way: int = 5) -> dict:
+        """``DEFAULTS[profile]``, refined by ``WAY_DEFAULTS[way][profile]`` and then
+        ``DATASET_DEFAULTS[dataset][profile]``, overridden by ``options`` (an unknown option is a
+        :class:`ConfigError`)."""
         hp = dict(cls.DEFAULTS.get(profile, {}))
+        hp.update(cls.WAY_DEFAULTS.get(way, {}).get(profile, {}))
         source = transfer_source(profile, dataset)
         if source:                                  # a transfer target meta-trains on its source (Table 2)
             hp.update(cls.DATASET_DEFAULTS.get(source, {}).get(profile, {}))

@@ -27,7 +27,7 @@ class CentroidReference(FeatureMethod):
 
     Example:
         >>> from types import SimpleNamespace as NS
-        >>> m = CentroidReference(NS(profile="cpu", cell=NS(dataset="omniglot")))
+        >>> m = CentroidReference(NS(profile="cpu", cell=NS(dataset="omniglot", way=5)))
         >>> centroids = m.adapt_features(torch.tensor([[[1., 0], [0, 2]]]), torch.tensor([[0, 1]]), way=2)
         >>> m.predict_features(centroids, torch.tensor([[[3., 1], [0, 5]]])).argmax(-1).tolist(), m.REFERENCE
         ([[0, 1]], True)

@@ -177,3 +177,21 @@ def test_reptile_copies_pass_equals_vmap(tmp_path):
     scale = max(float(v.abs().max()) for v in g_ref.values())      # a conv bias before BatchNorm: zero gradient
     for k in p:
         assert torch.allclose(q[k].grad, g_ref[k], rtol=1e-3, atol=1e-5 * scale), k
+
+
+def test_reptile_takes_its_authors_20_way_settings():
+    """At 20-way REPTILE runs its authors' 20-way settings (inner batch 20, 10 steps, lr 5e-4, eval batch 10),
+    with enough test-time steps on the cpu profile that a 5-shot task's 100 support images are all seen; the
+    5-way settings, and so every 5-way record, are unchanged."""
+    from benchmark.runner import expected_config
+    R = get_method("reptile")
+    five, twenty = R.hyper_parameters("cpu", "omniglot", {}, 5), R.hyper_parameters("cpu", "omniglot", {}, 20)
+    assert (five["inner_batch"], five["inner_steps"], five["inner_lr"], five["eval_steps"]) == (10, 5, 1e-3, 5)
+    assert (twenty["inner_batch"], twenty["inner_steps"], twenty["inner_lr"]) == (20, 10, 5e-4)
+    assert twenty["eval_steps"] * twenty["eval_batch"] >= 2 * 20 * 5             # two passes over 20 x 5 supports
+    assert R.hyper_parameters("paper", "omniglot", {}, 20)["meta_iters"] == 200_000
+    assert R.hyper_parameters("cpu", "omniglot", {"inner_lr": 0.01}, 20)["inner_lr"] == 0.01   # options win
+    assert expected_config(Cell("t", "reptile", "omniglot", 20, 5, 0, "cpu"))[0] == twenty
+    for way, shot, batch in ((5, 1, 5), (5, 5, 10), (20, 1, 10), (20, 5, 10)):          # never above the support
+        m = R(Context.build(Cell("t", "reptile", "synthetic", way, shot, 0, "smoke"), None, None))
+        assert m._eval_batch(shot) == batch

@@ -56,7 +56,7 @@ class LoRADiffusion(TextMethod):
         >>> from types import SimpleNamespace as NS
         >>> LoRADiffusion.DEFAULTS["cpu"]["segments"], LoRADiffusion.DEFAULTS["cpu"]["steps"]
         (3, 20)
-        >>> LoRADiffusion(NS(profile="cpu", cell=NS(dataset="glue-mrpc")), segments=5)
+        >>> LoRADiffusion(NS(profile="cpu", cell=NS(dataset="glue-mrpc", way=2)), segments=5)
         Traceback (most recent call last):
         ...
         benchmark.config.ConfigError: mc-di-lora: segments k=5 must divide grid=12
