@@ -176,7 +176,7 @@ def fmt_diff(d: dict, form: str = "{:+.2f}") -> str:
     return f"{form.format(d['mean'])} [{form.format(d['lo'])}, {form.format(d['hi'])}]"
 
 
-def fmt_ep(d: dict) -> str:
+def fmt_ep(d: dict, form: str = "{:+.2f}") -> str:
     """The episode-paired interval of :func:`paired_difference`, ``--`` when it has no episodes.
 
     Example:
@@ -186,7 +186,26 @@ def fmt_ep(d: dict) -> str:
     """
     if "ep_mean" not in d:
         return "--"
-    return f"{d['ep_mean']:+.2f} [{d['ep_lo']:+.2f}, {d['ep_hi']:+.2f}]"
+    return f"{form.format(d['ep_mean'])} [{form.format(d['ep_lo'])}, {form.format(d['ep_hi'])}]"
+
+
+def small_form(d: dict) -> str:
+    """The format of a difference of small quantities (latencies in ms/sample): two decimals, or as
+    many as give the largest of mean and interval ends two significant digits, so that a
+    difference of 0.004 ms does not print as ``-0.00 [-0.00, -0.00]``.
+
+    Example:
+        >>> d = {"n_seeds": 5, "mean": -0.0042, "lo": -0.0061, "hi": -0.0023}
+        >>> fmt_diff(d, small_form(d))
+        '-0.0042 [-0.0061, -0.0023]'
+        >>> small_form({"n_seeds": 5, "mean": 1.2, "lo": 0.4, "hi": 2.0})
+        '{:+.2f}'
+    """
+    ends = [abs(d[k]) for k in ("mean", "lo", "hi", "ep_mean", "ep_lo", "ep_hi")
+            if k in d and d[k] is not None and math.isfinite(d[k]) and d[k] != 0]
+    if not ends:
+        return "{:+.2f}"
+    return "{:+.%df}" % max(2, 1 - math.floor(math.log10(max(ends))))
 
 
 def seed_values(records: list, method: str, variant: str, dataset: str, way: int, shot: int,

@@ -18,8 +18,8 @@ from pathlib import Path
 from methods import is_reference
 
 from .atomic import write_text_atomic
-from .claims import (fmt_diff, fmt_ep, fmt_ratio, paired_difference, parity_verdict, seed_values, speedup,
-                     speedup_verdict, t95, verdict)
+from .claims import (fmt_diff, fmt_ep, fmt_ratio, paired_difference, parity_verdict, seed_values, small_form,
+                     speedup, speedup_verdict, t95, verdict)
 from .latency import load_sitting, round_values, row_medians
 from .tables import column, dataset_name, display_name, latency_key, load_records, paper_numbers, split_row
 
@@ -144,12 +144,14 @@ def _latencies(records, method, variant, col) -> dict:
 
 
 
-def _claim_row(lines: list, claim: str, col, a: str, b: str, d: dict, gap: float, episodes: str) -> str:
-    """Append the markdown row of the claim "A - B" in column ``col`` (``d``: the seed-paired difference,
-    ``gap``: the paper's); return its verdict."""
+def _claim_row(lines: list, claim: str, col, a: str, b: str, d: dict, gap: float, episodes: str,
+               form: str = "{:+.2f}") -> str:
+    """Append the markdown row of the claim "A - B" in column ``col`` (``d``: the seed-paired difference
+    printed with ``form``, ``gap``: the paper's); return its verdict."""
     vd = verdict(d, gap)
     lines.append(f"| {claim} | {dataset_name(col[0])} ({col[1]},{col[2]}) | {display_name(a)} - {display_name(b)} | "
-                 f"{d['n_seeds']} | {fmt_diff(d)} | {episodes} | {'--' if math.isnan(gap) else f'{gap:+.2f}'} | {vd} |")
+                 f"{d['n_seeds']} | {fmt_diff(d, form)} | {episodes} | {'--' if math.isnan(gap) else f'{gap:+.2f}'} "
+                 f"| {vd} |")
     return vd
 
 
@@ -268,7 +270,7 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None, sit
                     continue
                 d = paired_difference(ov, mc)                  # other - ours > 0: ours faster
                 gap = plat.get((o, *col), math.nan) - plat.get((ours, *col), math.nan)
-                verdicts.append(_claim_row(lines, f"{claim} (ms/sample)", col, o, ours, d, gap, "--"))
+                verdicts.append(_claim_row(lines, f"{claim} (ms/sample)", col, o, ours, d, gap, "--", small_form(d)))
             if verdicts:
                 lines.append(_overall_row(claim, col, verdicts))
     lines += _table5_claims(records, spec, cols, set(rows), pacc, plat)
@@ -314,7 +316,7 @@ def _sitting_claims(sitting: dict, spec: ReportSpec, ours: str, plat: dict) -> l
             d = paired_difference(theirs, mine, theirs_eps, mine_eps)     # other - ours > 0: ours faster
             gap = plat.get((o, *col), math.nan) - plat.get((ours, *col), math.nan)
             verdicts.append(_claim_row(lines, f"{spec.latency_claim} (ms/sample, one sitting)", col, o, ours, d,
-                                       gap, fmt_ep(d)))
+                                       gap, fmt_ep(d, small_form(d)), small_form(d)))
         if verdicts:
             lines.append(_overall_row(spec.latency_claim, col, verdicts))
     return lines
