@@ -7,7 +7,9 @@ episode (records hold ``episode_acc``; the pooled paired differences give a norm
 
 A claim "A > B by the paper's gap g" gets a verdict from the seed-paired 95% interval [lo, hi]:
 ``reproduced`` if lo > 0 (A is better), ``not reproduced`` if hi < g (the paper's gap lies above
-everything the data allow; this includes A significantly worse), ``inconclusive`` otherwise.
+everything the data allow; this includes A significantly worse), ``inconclusive`` otherwise. Where
+the paper's own table puts A below B (g < 0) it does not claim "A > B" in that column, whatever
+its text says of the whole table: the verdict is ``not claimed``, left out of an overall verdict.
 
 Example:
     >>> d = paired_difference({0: 91.0, 1: 92.0, 2: 90.5}, {0: 90.0, 1: 90.5, 2: 90.0})
@@ -77,6 +79,9 @@ def paired_difference(a: dict, b: dict, a_eps: dict | None = None, b_eps: dict |
     return out
 
 
+NOT_CLAIMED = "not claimed"
+
+
 def verdict(diff: dict, paper_gap: float | None = None) -> str:
     """``reproduced`` / ``not reproduced`` / ``inconclusive`` for "A > B" (see the module doc).
 
@@ -85,7 +90,11 @@ def verdict(diff: dict, paper_gap: float | None = None) -> str:
         'reproduced'
         >>> verdict({"n_seeds": 5, "lo": -0.3, "hi": 0.4}, paper_gap=0.7)
         'not reproduced'
+        >>> verdict({"n_seeds": 5, "lo": -0.3, "hi": 0.4}, paper_gap=-0.63)   # the paper's own A < B
+        'not claimed'
     """
+    if paper_gap is not None and paper_gap < 0:
+        return NOT_CLAIMED
     if diff["n_seeds"] < 2 or math.isnan(diff["lo"]):
         return "inconclusive"
     if diff["lo"] > 0:

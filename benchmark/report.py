@@ -18,8 +18,8 @@ from pathlib import Path
 from methods import is_reference
 
 from .atomic import write_text_atomic
-from .claims import (fmt_diff, fmt_ep, fmt_ratio, paired_difference, parity_verdict, seed_values, small_form,
-                     speedup, speedup_verdict, t95, verdict)
+from .claims import (NOT_CLAIMED, fmt_diff, fmt_ep, fmt_ratio, paired_difference, parity_verdict, seed_values,
+                     small_form, speedup, speedup_verdict, t95, verdict)
 from .latency import load_sitting, round_values, row_medians
 from .tables import column, dataset_name, display_name, latency_key, load_records, paper_numbers, split_row
 
@@ -160,7 +160,18 @@ def _overall_row(claim: str, col, verdicts: list) -> str:
 
 
 def _overall(verdicts: list) -> str:
-    """A claim over several rows: reproduced only if every comparison is."""
+    """A claim over several rows: reproduced only if every comparison the paper's own numbers make is
+    (a pair they put the other way round, ``not claimed``, does not count).
+
+    Example:
+        >>> _overall(["reproduced", "not claimed"]), _overall(["inconclusive", "reproduced"])
+        ('reproduced', 'inconclusive')
+        >>> _overall(["not claimed"])
+        'not claimed'
+    """
+    verdicts = [v for v in verdicts if v != NOT_CLAIMED]
+    if not verdicts:
+        return NOT_CLAIMED
     if all(v == "reproduced" for v in verdicts):
         return "reproduced"
     return "not reproduced" if "not reproduced" in verdicts else "inconclusive"
@@ -227,7 +238,8 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None, sit
     lines += ["", f"### Claims of the paper ({table})", "",
               "Paired over seeds (95% t interval) and over all paired test episodes (95% normal interval). "
               "Verdict for \"A > B\": reproduced if the seed interval lies above 0, not reproduced if it lies "
-              "below the paper's gap, inconclusive otherwise.", "",
+              "below the paper's gap, inconclusive otherwise; not claimed where the paper's own numbers put A "
+              "below B (a negative gap: left out of the overall verdict).", "",
               "| claim | column | A - B | seeds | difference, seeds | difference, episodes | paper's gap | verdict |",
               "|---|---|---|---|---|---|---|---|"]
     methods_here = {m for m, v in rows if not v}
