@@ -145,14 +145,35 @@ def _latencies(records, method, variant, col) -> dict:
 
 
 def _claim_row(lines: list, claim: str, col, a: str, b: str, d: dict, gap: float, episodes: str,
-               form: str = "{:+.2f}") -> str:
+               form: str = "{:+.2f}", bar: tuple | None = None) -> str:
     """Append the markdown row of the claim "A - B" in column ``col`` (``d``: the seed-paired difference
-    printed with ``form``, ``gap``: the paper's); return its verdict."""
-    vd = verdict(d, gap)
+    printed with ``form``, ``gap``: the paper's; ``bar``: (the gap in our units, how to print it) where
+    they differ, as for latency); return its verdict."""
+    vd = verdict(d, gap if bar is None else bar[0])
+    shown = bar[1] if bar is not None else "--" if math.isnan(gap) else f"{gap:+.2f}"
     lines.append(f"| {claim} | {dataset_name(col[0])} ({col[1]},{col[2]}) | {display_name(a)} - {display_name(b)} | "
-                 f"{d['n_seeds']} | {fmt_diff(d, form)} | {episodes} | {'--' if math.isnan(gap) else f'{gap:+.2f}'} "
-                 f"| {vd} |")
+                 f"{d['n_seeds']} | {fmt_diff(d, form)} | {episodes} | {shown} | {vd} |")
     return vd
+
+
+def latency_bar(paper_other: float, paper_ours: float, our_other: dict) -> tuple:
+    """The paper's latency gap "other - ours" in our units: its relative advantage (other - ours) / other,
+    times our other row's mean latency, so a claim timed on the paper's GPU is held to its *ratio* on
+    whatever machine we time on (an absolute gap in ms would not travel). Returns (bar, printed form);
+    a negative bar (the paper's own ours was slower) makes the pair ``not claimed``.
+
+    Example:
+        >>> bar, shown = latency_bar(8.4, 4.3, {0: 0.28, 1: 0.30})   # the paper: ours 49% faster than OCD
+        >>> round(bar, 3), shown
+        (0.142, '+4.10 ms (49%)')
+        >>> latency_bar(float("nan"), 4.3, {0: 0.3})[1]
+        '--'
+    """
+    gap = paper_other - paper_ours
+    if math.isnan(gap) or not our_other or paper_other <= 0:
+        return math.nan, "--"
+    rel = gap / paper_other
+    return rel * sum(our_other.values()) / len(our_other), f"{gap:+.2f} ms ({100 * rel:.0f}%)"
 
 
 def _overall_row(claim: str, col, verdicts: list) -> str:
@@ -239,7 +260,9 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None, sit
               "Paired over seeds (95% t interval) and over all paired test episodes (95% normal interval). "
               "Verdict for \"A > B\": reproduced if the seed interval lies above 0, not reproduced if it lies "
               "below the paper's gap, inconclusive otherwise; not claimed where the paper's own numbers put A "
-              "below B (a negative gap: left out of the overall verdict).", "",
+              "below B (a negative gap: left out of the overall verdict). Latency: the paper's gap in its ms and "
+              "as a share of the other row's latency; that share of our other row's latency is the bar, since "
+              "milliseconds on the paper's GPU do not carry to this machine.", "",
               "| claim | column | A - B | seeds | difference, seeds | difference, episodes | paper's gap | verdict |",
               "|---|---|---|---|---|---|---|---|"]
     methods_here = {m for m, v in rows if not v}
@@ -281,8 +304,9 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None, sit
                 if not mc or not ov:
                     continue
                 d = paired_difference(ov, mc)                  # other - ours > 0: ours faster
-                gap = plat.get((o, *col), math.nan) - plat.get((ours, *col), math.nan)
-                verdicts.append(_claim_row(lines, f"{claim} (ms/sample)", col, o, ours, d, gap, "--", small_form(d)))
+                bar = latency_bar(plat.get((o, *col), math.nan), plat.get((ours, *col), math.nan), ov)
+                verdicts.append(_claim_row(lines, f"{claim} (ms/sample)", col, o, ours, d, bar[0], "--",
+                                           small_form(d), bar))
             if verdicts:
                 lines.append(_overall_row(claim, col, verdicts))
     lines += _table5_claims(records, spec, cols, set(rows), pacc, plat)
@@ -326,9 +350,9 @@ def _sitting_claims(sitting: dict, spec: ReportSpec, ours: str, plat: dict) -> l
         for o in sorted(r for r in rows if r != ours and "[" not in r and not is_reference(r)):
             theirs, theirs_eps = round_values(c, o)
             d = paired_difference(theirs, mine, theirs_eps, mine_eps)     # other - ours > 0: ours faster
-            gap = plat.get((o, *col), math.nan) - plat.get((ours, *col), math.nan)
+            bar = latency_bar(plat.get((o, *col), math.nan), plat.get((ours, *col), math.nan), theirs)
             verdicts.append(_claim_row(lines, f"{spec.latency_claim} (ms/sample, one sitting)", col, o, ours, d,
-                                       gap, fmt_ep(d, small_form(d)), small_form(d)))
+                                       bar[0], fmt_ep(d, small_form(d)), small_form(d), bar))
         if verdicts:
             lines.append(_overall_row(spec.latency_claim, col, verdicts))
     return lines
