@@ -29,6 +29,7 @@ def test_unknown_backbone_is_one_clear_error():
 
 
 @pytest.mark.parametrize("method,options", [("reptile", {"meta_iters": 2, "eval_steps": 2}),
+                                            ("reptile", {"meta_iters": 2, "eval_steps": 2, "init_body": "pretrained"}),
                                             ("mc-di", {"tasks": 8, "meta_iters": 2, "max_steps": 5}),
                                             ("ref-centroid", {})])
 def test_cells_run_on_a_timm_body(tmp_path, method, options):
