@@ -442,7 +442,39 @@ def provenance_lines(records: list) -> list:
             + ", ".join(f"{e} ({n}{span if e == 'not recorded' else ''})" for e, n in envs))
     if len([e for e, _ in envs if e != "not recorded"]) > 1:
         line += " - **more than one environment**: compare rows with care"
-    return [line, ""]
+    split = split_body_lines(records)
+    return [line, ""] + split + ([""] if split else [])
+
+
+def split_body_lines(records: list) -> list:
+    """A line naming the (dataset, body, seed) groups whose rows stand on more than one shared-body fingerprint
+    (none if every group is on one): the same recipe and seed trained again elsewhere rounds differently, so
+    those rows are not paired on identical weights (results/README.md, "Running now").
+
+    Example:
+        >>> def rec(fp, method):
+        ...     return {"cell": {"dataset": "omniglot", "backbone": "resnet18", "seed": 2, "method": method},
+        ...             "body": {"fingerprint": fp}, "settings": {"image_size": 28}}
+        >>> split_body_lines([rec("aa", "tw-di"), rec("aa", "mc-di")])
+        []
+        >>> print(split_body_lines([rec("aa", "tw-di"), rec("bb", "ref-centroid")])[0])
+        Shared body split: 1 of 1 (dataset, body, seed) groups stand on more than one body fingerprint ...: omniglot resnet18 seed 2 (aa: tw-di; bb: ref-centroid)
+    """
+    groups: dict = {}
+    for r in records:
+        body, cell = r.get("body") or {}, r.get("cell") or {}
+        if body.get("fingerprint"):
+            key = (cell.get("dataset"), cell.get("backbone") or "default", cell.get("seed"),
+                   (r.get("settings") or {}).get("image_size"))
+            groups.setdefault(key, {}).setdefault(body["fingerprint"], set()).add(cell.get("method"))
+    split = {k: v for k, v in sorted(groups.items(), key=lambda kv: str(kv[0])) if len(v) > 1}
+    if not split:
+        return []
+    named = "; ".join(f"{d} {b} seed {s} (" + "; ".join(f"{fp}: {', '.join(sorted(m))}" for fp, m in sorted(v.items()))
+                      + ")" for (d, b, s, _), v in split.items())
+    return [f"Shared body split: {len(split)} of {len(groups)} (dataset, body, seed) groups stand on more than one "
+            "body fingerprint (the same recipe and seed trained again, on another machine or from an empty cache: "
+            f"other rounding), so their rows are not paired on identical weights: {named}"]
 
 
 def write_report(results_dir: Path, profile: str = "cpu", tables=tuple(REPORT_TABLES) + ("readings",)) -> Path:

@@ -204,3 +204,19 @@ def test_report_flags_a_table_made_in_two_environments(tmp_path):
     assert "(AVX2)" in line and "more than one environment" in line
     Cell("table3", "mc-di", "omniglot", 5, 1, 3, "cpu").record_path(tmp_path).unlink()   # one machine again
     assert "more than one environment" not in write_report(tmp_path).read_text()
+
+
+def test_report_flags_rows_of_one_seed_on_different_bodies(tmp_path):
+    """A (dataset, body, seed) whose rows stand on two body fingerprints (the body trained again, e.g. on
+    another machine after its cache was lost) is named in REPORT.md; one body for every row is not."""
+    from benchmark.atomic import write_json_atomic
+    from benchmark.cells import Cell
+    from benchmark.report import write_report
+    for method, fp in (("tw-di", "aaaa"), ("ref-centroid", "bbbb"), ("mc-di", "aaaa")):
+        c = Cell("table6", method, "omniglot", 5, 1, 0, "cpu", backbone="resnet18")
+        write_json_atomic({"cell": c.to_json(), "acc": 90.0, "ci95": 0.5, "latency_ms": 1.0,
+                           "body": {"fingerprint": fp}, "settings": {"image_size": 28}}, c.record_path(tmp_path))
+    split = [x for x in write_report(tmp_path).read_text().splitlines() if x.startswith("Shared body split")]
+    assert len(split) == 1 and "omniglot resnet18 seed 0 (aaaa: mc-di, tw-di; bbbb: ref-centroid)" in split[0]
+    Cell("table6", "ref-centroid", "omniglot", 5, 1, 0, "cpu", backbone="resnet18").record_path(tmp_path).unlink()
+    assert "Shared body split" not in write_report(tmp_path).read_text()
