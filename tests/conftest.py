@@ -7,12 +7,14 @@ import pytest
 import torch
 from PIL import Image
 
-# One torch thread, as every cell computes (``$MCDI_THREADS``, default 1): the suite then
-# computes what the cells compute, and a machine whose other core is busy (a table running
-# beside the tests) does not make every small op wait on an oversubscribed thread pool
-# (measured here: a 400-step VAE test took 413 s with 2 threads beside a running table, 24 s
-# with 1). A test that wants more threads sets and restores them itself.
-torch.set_num_threads(1)
+from benchmark.config import cpu_threads
+
+# The threads every cell computes with (``$MCDI_THREADS``, default 1): the suite then computes
+# what the cells compute, and a machine whose other core is busy (a table running beside the
+# tests) does not make every small op wait on an oversubscribed thread pool (measured here: a
+# 400-step VAE test took 413 s with torch's default 2 threads beside a running table, 24 s
+# with 1). A test that wants other threads sets and restores them itself.
+torch.set_num_threads(cpu_threads())
 
 
 @pytest.fixture(autouse=True)
