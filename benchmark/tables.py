@@ -374,7 +374,7 @@ def _latex_per_task(df: pd.DataFrame, caption: str, label: str, paper_block: boo
 
 def plot_table(df: pd.DataFrame, path: Path, title: str) -> Path:
     """Ours vs the paper per (row, column): bars of the mean over seeds with the std as error bars
-    (ours), the paper's mean as a marker; one panel per column.
+    (ours), the paper's mean as a marker; one panel per column, at most four to a row, one legend below.
 
     Example:
         >>> import tempfile
@@ -391,9 +391,13 @@ def plot_table(df: pd.DataFrame, path: Path, title: str) -> Path:
     d = df[df["n_seeds"] > 0]
     cols = list(dict.fromkeys(zip(d["dataset"], d["way"], d["shot"])))
     n_rows = max(1, len(dict.fromkeys(d["method"])))
-    fig, axes = plt.subplots(1, max(1, len(cols)), figsize=(max(7.0, 4.6 * len(cols)), 1.2 + 0.3 * n_rows),
-                             squeeze=False)
-    for ax, c in zip(axes[0], cols):
+    per_row = min(4, max(1, len(cols)))                 # at most 4 panels side by side: wider grids wrap
+    grid_rows = max(1, math.ceil(len(cols) / per_row))
+    panel_h, legend_h = 1.2 + 0.3 * n_rows, 0.35
+    height = grid_rows * panel_h + legend_h
+    fig, axes = plt.subplots(grid_rows, per_row, figsize=(max(7.0, 4.6 * per_row), height), squeeze=False)
+    flat = list(axes.flat)
+    for ax, c in zip(flat, cols):
         sub = d[(d["dataset"] == c[0]) & (d["way"] == c[1]) & (d["shot"] == c[2])]
         names = [display_name(m) for m in sub["method"]]
         y = range(len(sub))
@@ -406,10 +410,13 @@ def plot_table(df: pd.DataFrame, path: Path, title: str) -> Path:
         if lows:                                    # zoom on the values: differences of a point stay visible
             ax.set_xlim(max(0.0, 5 * (min(lows) // 5) - 5), 100)
         ax.set_title(f"{dataset_name(c[0])} ({c[1]},{c[2]})", fontsize=9)
-    axes[0][0].legend(fontsize=8, loc="lower right")
+    for ax in flat[len(cols):]:
+        ax.set_visible(False)
+    # one legend for the figure, under the panels, where no bar can hide it
+    fig.legend(*flat[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, frameon=False)
     import textwrap
     fig.suptitle("\n".join(textwrap.wrap(title, 90)), fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, legend_h / height, 1, 1))
     return save_figure(fig, path)
 
 
