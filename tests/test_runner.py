@@ -69,21 +69,36 @@ def test_kill_and_rerun_redoes_only_unfinished_cells(tmp_path):
     assert len(table) == 3 and all(line.endswith(",ok") for line in table[1:])
 
 
+def _proc_text(pid: int, name: str) -> str:
+    """/proc/<pid>/<name>, or "" when the process has gone between listing and reading (a race, not an error)."""
+    try:
+        return Path(f"/proc/{pid}/{name}").read_bytes().decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
 def _workers(pid: int) -> list:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    return [int(p) for p in out if "spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
+    return [int(p) for p in out if "spawn_main" in _proc_text(int(p), "cmdline")]
 
 
 def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()
+    stat = _proc_text(pid, "stat")
+    if not stat:
+        return 0.0                                        # gone: not "deep in a cell"
+    fields = stat.split(") ")[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _deep_in_cells(pid: int) -> bool:
+    """Two spawn workers, each with at least 8 CPU-seconds behind it (one snapshot of the children)."""
+    workers = _workers(pid)
+    return len(workers) >= 2 and min(_cpu_s(w) for w in workers) >= 8
+
+
 def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
+    stat = _proc_text(pid, "stat")
+    return bool(stat) and stat.split(") ")[1][0] != "Z"
 
 
 @pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc")
@@ -96,8 +111,7 @@ def test_sigterm_takes_the_workers_with_it(tmp_path):
     proc = subprocess.Popen(args, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and \
-            (len(_workers(proc.pid)) < 2 or min(_cpu_s(w) for w in _workers(proc.pid)) < 8):   # deep in a cell
+    while time.time() < deadline and proc.poll() is None and not _deep_in_cells(proc.pid):
         time.sleep(0.2)
     workers = _workers(proc.pid)
     assert len(workers) == 2, "the workers must be computing when the signal lands"
