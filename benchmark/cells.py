@@ -78,7 +78,15 @@ class Cell:
         return cls(**d)
 
     def __str__(self) -> str:
-        return f"{self.table}/{self.profile}/{self.row}/{self.dataset} {self.setting} seed {self.seed}"
+        """The cell's name in logs, ``--status`` and a sweep's state: unique within a grid, so a body other
+        than the default Conv4 (Tables 6-7) is part of it.
+
+        Example:
+            >>> str(Cell("table6", "mc-di", "omniglot", 5, 1, 0, "cpu", backbone="swin"))
+            'table6/cpu/mc-di/omniglot (5,1) seed 0 swin'
+        """
+        body = "" if self.backbone == "conv4" else f" {self.backbone}"
+        return f"{self.table}/{self.profile}/{self.row}/{self.dataset} {self.setting} seed {self.seed}{body}"
 
 
 def make_options(**kw) -> tuple:

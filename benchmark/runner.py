@@ -462,8 +462,7 @@ def cell_lock(cell: Cell, results_dir):
         True
     """
     import fcntl
-    rel = cell.record_path(results_dir).relative_to(results_dir)
-    lock = Path(results_dir) / ".locks" / rel.with_suffix(".lock")
+    lock = _lock_path(cell, results_dir)
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -480,6 +479,33 @@ def cell_lock(cell: Cell, results_dir):
             raise
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _lock_path(cell: Cell, results_dir) -> Path:
+    rel = cell.record_path(results_dir).relative_to(results_dir)
+    return Path(results_dir) / ".locks" / rel.with_suffix(".lock")
+
+
+def cell_running_here(cell: Cell, results_dir) -> bool:
+    """Whether a process on this machine is computing ``cell`` now (it holds :func:`cell_lock`).
+
+    Example:
+        >>> import tempfile
+        >>> res = tempfile.mkdtemp(); c = Cell("table3", "reptile", "omniglot", 5, 1, 0, "cpu")
+        >>> cell_running_here(c, res)
+        False
+    """
+    import fcntl
+    lock = _lock_path(cell, results_dir)
+    if not lock.exists():
+        return False
+    with open(lock) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
 
 
 def _run_cell(cell: Cell, data_root, cache_dir, results_dir, device, force, progress, datasets) -> dict:

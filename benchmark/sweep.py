@@ -35,7 +35,8 @@ import submitit
 
 from .cells import load_record
 from .config import ConfigError, compile_sampler
-from .runner import _body_job, _training_group, _uses_body, run_cell, split_available, write_json_atomic
+from .runner import (_body_job, _training_group, _uses_body, cell_running_here, run_cell, split_available,
+                     write_json_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +221,9 @@ SLURM_STATES = {"PENDING": "pending", "REQUEUED": "pending", "CONFIGURING": "pen
 
 def sweep_status(cells: list, results_dir, table: str, profile: str) -> list:
     """``[(cell, status, job_id)]``: done (record written), pending, running, failed (the job
-    ended without the record: cancelled, failed, timed out) or not submitted.
+    ended without the record: cancelled, failed, timed out) or not submitted; a cell that a process
+    on this machine is computing now (an inline run, ``--jobs N``: it holds the cell's lock) is
+    ``running (lock held)``.
 
     Example:
         >>> import tempfile
@@ -237,6 +240,9 @@ def sweep_status(cells: list, results_dir, table: str, profile: str) -> list:
     for c in cells:
         if c.record_path(results_dir).exists():
             rows.append((str(c), "done", where.get(str(c), (None, ""))[1]))
+            continue
+        if cell_running_here(c, results_dir):
+            rows.append((str(c), "running (lock held)", where.get(str(c), (None, ""))[1]))
             continue
         if str(c) not in where:
             rows.append((str(c), "not submitted", ""))

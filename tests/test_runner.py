@@ -207,6 +207,39 @@ def test_local_executor_sweep_then_status(tmp_path, capsys):
         grid_main(grid, argv[:-1] + ["nope"])                            # unknown executor: argparse error
 
 
+def test_status_names_each_body_and_marks_a_cell_in_progress(tmp_path, capsys):
+    """--status over a grid of bodies (Tables 6-7) gives each cell its own name, and a cell whose lock a
+    running process holds (an inline run) reads ``running``, not ``not submitted``."""
+    import fcntl
+    grid = Grid("tstat", methods=["ref-centroid"], datasets=["synthetic"], settings=[(5, 1)], seeds=(0,),
+                backbones=("conv4", "resnet18"))
+    argv = ["--profile", "smoke", "--results", str(tmp_path / "r"), "--status"]
+    busy = Cell("tstat", "ref-centroid", "synthetic", 5, 1, 0, "smoke", backbone="resnet18")
+    lock = tmp_path / "r/.locks/runs/tstat/smoke/ref-centroid/synthetic_5w1s_seed0_resnet18.lock"
+    lock.parent.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, sys, time
+        fh = open({str(lock)!r}, "a"); fcntl.flock(fh, fcntl.LOCK_EX); print("held", flush=True); time.sleep(60)""")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        capsys.readouterr()
+        assert grid_main(grid, argv) == 0
+        lines = capsys.readouterr().out.splitlines()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert lines[0] == "not: 1  running: 1"
+    assert str(busy) == "tstat/smoke/ref-centroid/synthetic (5,1) seed 0 resnet18"
+    status = {ln.split("  ")[-1].strip(): ln.split()[0] for ln in lines[1:]}
+    assert status == {"tstat/smoke/ref-centroid/synthetic (5,1) seed 0": "not",
+                      str(busy): "running"}
+    with open(lock) as fh:                                    # the probe leaves the lock free once its holder is gone
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert grid_main(grid, argv) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "not: 2"
+
+
 def test_option_sets_method_hyper_parameters_of_the_rows_that_have_them(tmp_path, capsys):
     grid = Grid("topt", methods=["ref-centroid", "mv-di"], datasets=["synthetic"], settings=[(5, 1)], seeds=(0,))
     base = ["--profile", "smoke", "--results", str(tmp_path / "r"), "--cache", str(tmp_path / "c"), "--no-progress"]
