@@ -145,7 +145,9 @@ def paper_numbers(table: str, source: str = "mc-di") -> pd.DataFrame:
 def build_table(records: list, grid: list, table: str, missing_data: dict | None = None,
                 source: str = "mc-di", expected_seeds: int | None = None, by_body: bool = False) -> pd.DataFrame:
     """The table's rows: every (method row, dataset, way, shot) of ``grid`` (a list of cells),
-    with ours (or a status) beside the paper's numbers (``by_body``: a column per body).
+    with ours (or a status) beside the paper's numbers (``by_body``: a column per body). A variant row
+    (``reptile[pretrained]``, ``ghn3[no-ft]``) has no paper numbers: the paper printed its method once,
+    and that value sits beside the method's default row.
 
     Example:
         >>> from benchmark.cells import Cell
@@ -165,10 +167,9 @@ def build_table(records: list, grid: list, table: str, missing_data: dict | None
     seeds = expected_seeds or max(1, len({c.seed for c in grid}))
     ours = aggregate(records_frame(records, by_body))
     out = want.merge(ours, on=KEYS, how="left")
-    base_method = out["method"].str.replace(r"\[.*\]$", "", regex=True)
-    paper = paper_numbers(table, source)
-    out = out.assign(_m=base_method).merge(paper.rename(columns={"method": "_m"}), on=["_m", "dataset", "way", "shot"],
-                                           how="left").drop(columns="_m")
+    # the paper's numbers sit beside the row the paper printed, its method's default reading; a variant row
+    # (another reading, or REPTILE [pretrained], not the paper's protocol) gets none, as in REPORT.md
+    out = out.merge(paper_numbers(table, source), on=KEYS, how="left")
 
     def status(row):
         if row["dataset"].split("|")[0] in missing_data:

@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 
 from benchmark.cells import Cell
@@ -34,6 +35,18 @@ def test_build_table_with_paper_values_and_latex():
     assert r"\multicolumn{1}{c}{Omniglot} & \multicolumn{1}{c}{Tiered-ImageNet}" in tex
     assert r"REPTILE & \textbf{82.00 $\pm$ 2.83} & \textit{missing data} & 4.000 \\" in tex
     assert r"\textit{Paper}" in tex and r"REPTILE & 95.39 $\pm$ 0.09 & 49.12" in tex and "& 20.7" in tex
+
+
+def test_paper_values_sit_beside_the_default_row_only():
+    """A variant row (REPTILE from the shared body: not the paper's protocol) gets no paper number, in the
+    CSV frame as in the LaTeX paper block, where the paper's REPTILE appears once."""
+    grid = [Cell("table3", "reptile", "omniglot", 5, 1, s, "cpu", variant=v) for v in ("", "pretrained")
+            for s in range(2)]
+    recs = [_rec("reptile", "omniglot", 1, s, 80.0 + s, variant=v) for v in ("", "pretrained") for s in range(2)]
+    df = build_table(recs, grid, "table3").set_index("method")
+    assert df.loc["reptile", "paper_acc_mean"] == 95.39 and pd.isna(df.loc["reptile[pretrained]", "paper_acc_mean"])
+    paper_block = to_latex(df.reset_index(), "cap", "tab:x").split(r"\textit{Paper}")[1]
+    assert "REPTILE & 95.39" in paper_block and "[pretrained]" not in paper_block
 
 
 def test_partial_seeds_flagged():
