@@ -400,7 +400,8 @@ def same_cell_elsewhere(cell: Cell, results_dir) -> Path | None:
     """A finished record of the same computation under another table: the same cell but for the
     table, *and* the same hyper-parameters and pipeline settings as this cell would run with now
     (a record made under superseded defaults is never reused), its latency timed the same way
-    (``--compile`` or not).
+    (``--compile`` or not). Failing that, a record of the row that computes the same thing under
+    another name (:meth:`methods.base.Method.same_computation`: Lv-Di's cells are Mv-Di's), in any table.
 
     Example:
         >>> import tempfile
@@ -413,15 +414,21 @@ def same_cell_elsewhere(cell: Cell, results_dir) -> Path | None:
         >>> same_cell_elsewhere(replace(a, table="table9", seed=1), res) is None
         True
     """
-    rel = cell.record_path(results_dir).relative_to(Path(results_dir) / "runs" / cell.table)
+    from methods import get_method
     hp, settings = expected_config(cell)
-    for p in sorted((Path(results_dir) / "runs").glob(f"*/{glob.escape(rel.as_posix())}")):  # rows may hold [...]
-        rec = load_record(p)
-        other = Cell.from_json(rec["cell"])
-        if other.table != cell.table and replace(other, table=cell.table) == cell \
-                and _same_json(rec.get("hparams"), hp) and _same_json(rec.get("settings"), settings) \
-                and bool(rec.get("compiled_sampler", False)) == compile_sampler():   # latency timed the same way
-            return p
+    candidates = [(cell, hp)]
+    twin = get_method(cell.method).same_computation(hp)
+    if twin is not None:                         # the same computation under another row's name
+        candidates.append((replace(cell, method=twin[0]), twin[1]))
+    for source, source_hp in candidates:
+        rel = source.record_path(results_dir).relative_to(Path(results_dir) / "runs" / source.table)
+        for p in sorted((Path(results_dir) / "runs").glob(f"*/{glob.escape(rel.as_posix())}")):  # rows may hold [...]
+            rec = load_record(p)
+            other = Cell.from_json(rec["cell"])
+            if other != cell and replace(other, table=source.table) == source \
+                    and _same_json(rec.get("hparams"), source_hp) and _same_json(rec.get("settings"), settings) \
+                    and bool(rec.get("compiled_sampler", False)) == compile_sampler():   # latency timed the same way
+                return p
     return None
 
 
@@ -514,6 +521,10 @@ def _run_cell(cell: Cell, data_root, cache_dir, results_dir, device, force, prog
         twin = same_cell_elsewhere(cell, results_dir)
         if twin is not None:                     # the same computation, finished for another table
             record = load_record(twin)
+            source = Cell.from_json(record["cell"])
+            if source.method != cell.method:     # another row's name for this computation: say which
+                record["computed_as"] = {"method": source.method, "hparams": record["hparams"]}
+                record["hparams"] = expected_config(cell)[0]
             record["cell"] = cell.to_json()
             record["copied_from"] = str(twin.relative_to(results_dir))
             write_json_atomic(record, path)

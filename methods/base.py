@@ -116,6 +116,20 @@ class Method:
     def validate(self) -> None:
         """Raise :class:`ConfigError` on inconsistent hyper-parameters (before any work)."""
 
+    @classmethod
+    def same_computation(cls, hp: dict) -> tuple | None:
+        """``(method, hparams)`` of another registered row that computes exactly what this row computes
+        with ``hp`` - the same code, random draws and numbers, only the row's name (and labels) differ - or
+        None. The runner then copies that row's finished record (``computed_as`` names it) instead of
+        computing the cell again (:func:`benchmark.runner.same_cell_elsewhere`); a test must show the two
+        give the same record.
+
+        Example:
+            >>> Method.same_computation({"lr": 0.1}) is None
+            True
+        """
+        return None
+
     # -- the interface ------------------------------------------------------
     def meta_train(self) -> None:
         raise NotImplementedError

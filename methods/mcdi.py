@@ -275,3 +275,20 @@ class LvDi(WeightDiffusion):
     name = "lv-di"
     paper = LtDi.paper
     DEFAULTS = {p: dict(v, objective="trajectory", segments=1) for p, v in WeightDiffusion.DEFAULTS.items()}
+
+    @classmethod
+    def same_computation(cls, hp: dict) -> tuple | None:
+        """Mv-Di's cell with ``objective="local"``: with one segment (s_1 = T, its own segment [0, T) is
+        the whole chain: Lt-Di Eq. 2 = Eq. 1 = Eq. 3 at k = 1) and the absolute time input, ``objective``
+        changes nothing that is computed (the same class, seeds and sampler); a record of Mv-Di stands for
+        Lv-Di. Not with ``time_input="relative"`` (the denoiser is told T - t) or more segments.
+
+        Example:
+            >>> hp = LvDi.hyper_parameters("cpu", "omniglot", {})
+            >>> m, twin = LvDi.same_computation(hp)
+            >>> m, twin == dict(hp, objective="local"), LvDi.same_computation(dict(hp, time_input="relative"))
+            ('mv-di', True, None)
+        """
+        if hp["segments"] == 1 and hp["time_input"] == "absolute" and hp["objective"] == "trajectory":
+            return "mv-di", dict(hp, objective="local")
+        return None

@@ -167,6 +167,35 @@ def test_identical_cell_of_another_table_is_reused(tmp_path):
     assert rb["cell"]["table"] == "table1" and b.record_path(tmp_path / "r").exists()
 
 
+def test_lv_di_cell_is_mv_di_computed_once(tmp_path):
+    """Lv-Di (k = 1, absolute time) computes what Mv-Di computes (LvDi.same_computation): run alone, its
+    record equals Mv-Di's number for number; beside Mv-Di's record it is copied, named as Mv-Di's
+    computation; with the relative time input (another computation) nothing is copied."""
+    from benchmark.cells import make_options
+    from benchmark.figures import figure_row
+    from benchmark.runner import same_cell_elsewhere
+
+    def cell(table, method, **extra):                  # a figure's row: MSE and validation curves recorded
+        label, _, opts = figure_row(method, steps=10, **extra)
+        return Cell(table, method, "synthetic", 5, 1, 0, "smoke", options=make_options(**opts), variant=label)
+
+    mv = run_cell(cell("figA", "mv-di"), None, tmp_path / "c", tmp_path / "r")
+    lv = cell("figB", "lv-di")
+    alone = run_cell(lv, None, tmp_path / "c2", tmp_path / "alone")          # no twin there: computed
+    assert "copied_from" not in alone and alone["readings"]["objective"] == "trajectory"
+    for key in ("acc", "mse", "mse_by_steps", "episode_acc"):
+        assert alone[key] == mv[key], key
+    untimed = lambda rec: [{k: v for k, v in row.items() if k not in ("cpu_s", "wall_s")}
+                            for row in rec["selection"]["trace"]]
+    assert untimed(alone) == untimed(mv) and alone["selection"]["best_it"] == mv["selection"]["best_it"]
+    copied = run_cell(lv, None, tmp_path / "c", tmp_path / "r")
+    assert copied["copied_from"] == "runs/figA/smoke/mv-di[fig,steps=10]/synthetic_5w1s_seed0.json"
+    assert copied["computed_as"] == {"method": "mv-di", "hparams": mv["hparams"]}
+    assert copied["hparams"] == alone["hparams"] and copied["acc"] == mv["acc"]
+    assert same_cell_elsewhere(cell("figB", "lv-di", time_input="relative"), tmp_path / "r") is None
+    assert same_cell_elsewhere(cell("figB", "mc-di", segments=1), tmp_path / "r") is None    # not declared
+
+
 def test_twin_timed_the_other_way_is_not_reused(tmp_path, monkeypatch):
     """A --compile run does not copy a twin whose latency was timed without it (nor the reverse)."""
     from benchmark.runner import same_cell_elsewhere

@@ -108,6 +108,18 @@ def test_every_row_runs_and_is_deterministic(tmp_path, glue_root):
     assert again["example_correct"] == recs["lora"]["example_correct"]
 
 
+def test_lv_di_lora_is_mv_di_lora_computed_once(tmp_path, glue_root):
+    """Lv-Di's Table 5 row is Mv-Di's class under another name: run alone it answers every dev example as
+    Mv-Di does; beside Mv-Di's record it is copied, named as Mv-Di's computation."""
+    mv = run_cell(_cell("mv-di-lora"), glue_root, tmp_path / "c", tmp_path / "r")
+    alone = run_cell(_cell("lv-di-lora"), glue_root, tmp_path / "c2", tmp_path / "alone")
+    assert "copied_from" not in alone
+    assert alone["example_correct"] == mv["example_correct"] and alone["acc"] == mv["acc"]
+    copied = run_cell(_cell("lv-di-lora"), glue_root, tmp_path / "c", tmp_path / "r")
+    assert copied["copied_from"].startswith("runs/table5/smoke/mv-di-lora/")
+    assert copied["computed_as"]["method"] == "mv-di-lora" and copied["cell"]["method"] == "lv-di-lora"
+
+
 def test_adalora_loss_has_its_orthogonality_term(glue_root):
     from methods import get_method
     ctx = TextContext.build(_cell("adalora"), glue_root, None)

@@ -356,3 +356,15 @@ class LvDiLoRA(MvDiLoRA):
     """
     name = "lv-di-lora"
     paper = LtDiLoRA.paper
+
+    @classmethod
+    def same_computation(cls, hp: dict) -> tuple | None:
+        """Mv-Di's cell with the same ``hp``: this class is Mv-Di's under another name (no override), so a
+        record of ``mv-di-lora`` stands for it.
+
+        Example:
+            >>> hp = LvDiLoRA.hyper_parameters("cpu", "glue-mrpc", {}, way=2)
+            >>> LvDiLoRA.same_computation(hp) == ("mv-di-lora", hp)
+            True
+        """
+        return "mv-di-lora", dict(hp)
