@@ -35,8 +35,8 @@ import submitit
 
 from .cells import load_record
 from .config import ConfigError, compile_sampler
-from .runner import (_body_job, _training_group, _uses_body, cell_running_here, run_cell, split_available,
-                     write_json_atomic)
+from .runner import (_body_job, _training_group, _uses_body, cell_running_here, run_cell, same_cell_elsewhere,
+                     split_available, write_json_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,8 @@ def sweep_status(cells: list, results_dir, table: str, profile: str) -> list:
     """``[(cell, status, job_id)]``: done (record written), pending, running, failed (the job
     ended without the record: cancelled, failed, timed out) or not submitted; a cell that a process
     on this machine is computing now (an inline run, ``--jobs N``: it holds the cell's lock) is
-    ``running (lock held)``.
+    ``running (lock held)``; one not submitted whose computation has a record under another table or
+    row (:func:`~benchmark.runner.same_cell_elsewhere`) is ``copy ready``: the next run copies it.
 
     Example:
         >>> import tempfile
@@ -244,8 +245,8 @@ def sweep_status(cells: list, results_dir, table: str, profile: str) -> list:
         if cell_running_here(c, results_dir):
             rows.append((str(c), "running (lock held)", where.get(str(c), (None, ""))[1]))
             continue
-        if str(c) not in where:
-            rows.append((str(c), "not submitted", ""))
+        if str(c) not in where:                              # a twin's record: the next run copies it
+            rows.append((str(c), "copy ready" if same_cell_elsewhere(c, results_dir) else "not submitted", ""))
             continue
         sub, job_id = where[str(c)]
         if sub["executor"] != "slurm":

@@ -188,6 +188,9 @@ def test_lv_di_cell_is_mv_di_computed_once(tmp_path):
     untimed = lambda rec: [{k: v for k, v in row.items() if k not in ("cpu_s", "wall_s")}
                             for row in rec["selection"]["trace"]]
     assert untimed(alone) == untimed(mv) and alone["selection"]["best_it"] == mv["selection"]["best_it"]
+    from benchmark.sweep import sweep_status
+    assert sweep_status([lv], tmp_path / "r", "figB", "smoke")[0][1] == "copy ready"       # --status says so
+    assert sweep_status([lv], tmp_path / "empty", "figB", "smoke")[0][1] == "not submitted"
     copied = run_cell(lv, None, tmp_path / "c", tmp_path / "r")
     assert copied["copied_from"] == "runs/figA/smoke/mv-di[fig,steps=10]/synthetic_5w1s_seed0.json"
     assert copied["computed_as"] == {"method": "mv-di", "hparams": mv["hparams"]}
