@@ -412,7 +412,8 @@ def _table5_claims(records, spec: ReportSpec, cols, have: set, pacc: dict, plat:
 
 def provenance_lines(records: list) -> list:
     """What made a section's records: each code version and each environment (``env``), with counts; records
-    made before records carried ``env`` count as *not recorded*. Two environments in one table are flagged:
+    made before records carried ``env`` count as *not recorded*; rows whose records are another row's
+    computation (``computed_as``) are named. Two environments in one table are flagged:
     the same code can round differently on another machine (results/README.md, "Table 1 from an empty cache").
 
     Example:
@@ -420,6 +421,9 @@ def provenance_lines(records: list) -> list:
         >>> recs = [{"code_version": "9da19ea4c201", "env": env, "torch": "2.14"}] * 2 + [{"code_version": "b8d02c4"}]
         >>> print(provenance_lines(recs)[0])
         Provenance: code `9da19ea` (2), `b8d02c4` (1); environment: EPYC (AVX512), torch 2.14, numpy 2, Pillow 13 (2), not recorded (1)
+        >>> twin = {"code_version": "9da19ea", "cell": {"method": "lv-di"}, "computed_as": {"method": "mv-di"}}
+        >>> print(provenance_lines([twin])[0].split("; ")[-1])
+        the same computation as another row, its record copied (`computed_as`): Lv-Di as Mv-Di (1)
     """
     def count(keys):                                       # most frequent first, ties by name
         return sorted(Counter(keys).items(), key=lambda kv: (-kv[1], kv[0]))
@@ -442,6 +446,11 @@ def provenance_lines(records: list) -> list:
             + ", ".join(f"{e} ({n}{span if e == 'not recorded' else ''})" for e, n in envs))
     if len([e for e, _ in envs if e != "not recorded"]) > 1:
         line += " - **more than one environment**: compare rows with care"
+    twins = count(f"{display_name(r['cell']['method'])} as {display_name(r['computed_as']['method'])}"
+                  for r in records if r.get("computed_as"))
+    if twins:                                              # Method.same_computation: one record, two row names
+        line += ("; the same computation as another row, its record copied (`computed_as`): "
+                 + ", ".join(f"{t} ({n})" for t, n in twins))
     split = split_body_lines(records)
     return [line, ""] + split + ([""] if split else [])
 
