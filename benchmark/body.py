@@ -23,7 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .atomic import write_json_atomic
-from .config import cpu_threads
+from .config import cpu_threads, torch_threads
 from .data.base import atomic_torch_save
 from .models.backbones import build_backbone
 from .optim import checked_step
@@ -138,7 +138,7 @@ def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch:
         body.load_state_dict(state)
         body.provenance = body_provenance(state, read_sidecar(path))
         return body.to(device).eval()
-    with stage("body"):
+    with stage("body"), torch_threads(cpu_threads()):   # the count its key names, whoever calls (a sweep's job)
         trained = pretrain_body(ds, backbone, width, epochs, batch, lr, seed, device, progress)
     state = {k: v.detach().cpu().clone() for k, v in trained.state_dict().items()}
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
@@ -146,7 +146,7 @@ def get_body(ds, backbone: str, width: int, image_size: int, epochs: int, batch:
         raise FloatingPointError(f"pretraining the {ds.name} body gave non-finite weights ({bad[0]}); "
                                  f"lower body_lr (now {lr})")
     from .runner import code_version, environment          # (the runner imports this module)
-    made = {"pretrained_by": code_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+    made = {"pretrained_by": code_version(), "torch": torch.__version__, "threads": cpu_threads(),
             "env": environment()}
     if path is not None:
         atomic_torch_save(state, path)

@@ -13,7 +13,10 @@ Example:
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+
+import torch
 
 PROFILES = ("smoke", "cpu", "paper")
 
@@ -86,6 +89,23 @@ def cpu_threads() -> int:
     if n < 1:
         raise ConfigError(f"MCDI_THREADS must be a positive integer, got {raw!r}")
     return n
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with ``n`` torch CPU threads (see :func:`cpu_threads`).
+
+    Example:
+        >>> with torch_threads(1):
+        ...     torch.get_num_threads()
+        1
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def cache_root(override: str | os.PathLike | None = None) -> Path:

@@ -32,7 +32,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .cells import Cell, load_record
-from .config import ConfigError, check_settings, compile_sampler, cpu_threads, profile_settings
+from .config import ConfigError, check_settings, compile_sampler, cpu_threads, profile_settings, \
+    torch_threads  # noqa: F401  (torch_threads re-exported)
 from .context import Context
 from .data import ClusterEpisodeSampler, DataMissingError, EpisodeSampler, check_available, is_text, \
     load_for_settings, needed_datasets, queries_per_class
@@ -171,23 +172,6 @@ def shared_dataset(cell: Cell, data_root, cache_dir, datasets: dict):
     if key not in datasets:
         datasets[key] = load_for_settings(cell.dataset, data_root, s, cache_dir)
     return datasets[key]
-
-
-@contextmanager
-def torch_threads(n: int):
-    """Run the block with ``n`` torch CPU threads (see :func:`benchmark.config.cpu_threads`).
-
-    Example:
-        >>> with torch_threads(1):
-        ...     torch.get_num_threads()
-        1
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def trained_method(cell: Cell, data_root, cache_dir, device="cpu", force=False, progress=False,

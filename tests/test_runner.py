@@ -235,8 +235,32 @@ def test_local_executor_sweep_then_status(tmp_path, capsys):
     assert "submitted" not in capsys.readouterr().out                 # finished cells are not resubmitted
     assert grid_main(grid, argv[:-2] + ["--status"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "done: 2"
+    for seed in (0, 1):                       # the jobs' bodies were pretrained with the threads their key names
+        rec = json.loads(Cell("sweeplocal", "ref-centroid", "synthetic", 5, 1, seed, "smoke").record_path(
+            tmp_path / "r").read_text())
+        assert rec["body"]["threads"] == rec["threads"] == 1
     with pytest.raises(SystemExit):
         grid_main(grid, argv[:-1] + ["nope"])                            # unknown executor: argparse error
+
+
+def test_a_body_is_pretrained_with_the_threads_its_cache_key_names(tmp_path):
+    """Whoever asks for a body - a cell (1 thread) or a sweep's body job (a fresh process with torch's
+    default threads) - gets the same weights: the key names the thread count, so pretraining runs with it."""
+    import torch
+    from benchmark.body import get_body
+    from benchmark.data import load_dataset
+    ds = load_dataset("synthetic", None, 16)
+    bodies = {}
+    before = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            bodies[n] = get_body(ds, "conv4", 16, 16, 2, 64, 0.01, 0, tmp_path / f"cache{n}")
+            assert torch.get_num_threads() == n                      # the caller's threads are given back
+    finally:
+        torch.set_num_threads(before)
+    assert bodies[1].provenance["fingerprint"] == bodies[2].provenance["fingerprint"]
+    assert bodies[2].provenance["threads"] == 1
 
 
 def test_status_names_each_body_and_marks_a_cell_in_progress(tmp_path, capsys):

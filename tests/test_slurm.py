@@ -30,7 +30,7 @@ def _cluster_up() -> bool:
     return out.returncode == 0 and out.stdout.strip() in ("idle", "mix", "alloc")
 
 
-pytestmark = [pytest.mark.slurm,
+pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm"),     # one worker runs them all, in order
               pytest.mark.skipif(not _cluster_up(), reason="no SLURM cluster (benchmark/slurm/local_cluster.sh start)")]
 
 GRID = Grid("sweeptest", methods=["meta-baseline", "ref-centroid"], datasets=["synthetic"], settings=[(5, 1)],
