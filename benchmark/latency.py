@@ -28,9 +28,9 @@ import torch
 
 from .atomic import write_json_atomic
 from .cells import Cell
-from .config import compile_sampler
+from .config import compile_sampler, torch_threads
 from .evaluate_core import thread_time_measures, time_adapt
-from .runner import code_version, environment, shared_dataset, torch_threads, trained_method
+from .runner import code_version, environment, shared_dataset, trained_method
 
 
 def row_label(cell: Cell) -> str:

@@ -32,8 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .cells import Cell, load_record
-from .config import ConfigError, check_settings, compile_sampler, cpu_threads, profile_settings, \
-    torch_threads  # noqa: F401  (torch_threads re-exported)
+from .config import ConfigError, check_settings, compile_sampler, cpu_threads, profile_settings, torch_threads
 from .context import Context
 from .data import ClusterEpisodeSampler, DataMissingError, EpisodeSampler, check_available, is_text, \
     load_for_settings, needed_datasets, queries_per_class

@@ -248,17 +248,14 @@ def test_a_body_is_pretrained_with_the_threads_its_cache_key_names(tmp_path):
     default threads) - gets the same weights: the key names the thread count, so pretraining runs with it."""
     import torch
     from benchmark.body import get_body
+    from benchmark.config import torch_threads
     from benchmark.data import load_dataset
     ds = load_dataset("synthetic", None, 16)
     bodies = {}
-    before = torch.get_num_threads()
-    try:
-        for n in (1, 2):
-            torch.set_num_threads(n)
+    for n in (1, 2):
+        with torch_threads(n):                                       # the caller's threads
             bodies[n] = get_body(ds, "conv4", 16, 16, 2, 64, 0.01, 0, tmp_path / f"cache{n}")
-            assert torch.get_num_threads() == n                      # the caller's threads are given back
-    finally:
-        torch.set_num_threads(before)
+            assert torch.get_num_threads() == n                      # given back
     assert bodies[1].provenance["fingerprint"] == bodies[2].provenance["fingerprint"]
     assert bodies[2].provenance["threads"] == 1
 
