@@ -8,7 +8,10 @@
 (d) the denoiser's achieved GFLOP/s while sampling many tasks (as the harness runs it and with
     ``--compile``) vs a plain fp32 matmul;
 (e) Table 5's LoRA trajectories (Algorithm 1 on the pretrained MiniLM's top 2 layers, r = 4 on
-    query/value, batches of 16 x 64 tokens): 8 tasks batched with torch.func vs one at a time.
+    query/value, batches of 16 x 64 tokens): 8 tasks batched with torch.func vs one at a time;
+(g) generating many long heads at once (Tables 6-7's bodies: ResNet18's 512 and MobileNetV2's 1,280
+    features, 5-way heads of 2,565 and 6,405 weights): the chain in row chunks (``chain_rows``, the
+    harness) vs the whole batch in one U-Net call.
 
 (f) a whole table's wall time split into stages (body pretraining, features, weight preparation,
     meta-training, evaluation; each record's ``stages_s``, benchmark/timing.py): with
@@ -38,9 +41,10 @@ from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmark.models.backbones import Conv4
+from benchmark.config import torch_threads
 from benchmark.timing import STAGES
 from benchmark.weights import PrepConfig, prepare_heads
-from methods.diffusion.denoiser import UNet1D
+from methods.diffusion.denoiser import UNet1D, chain_rows
 from methods.diffusion.losses import coefficients
 from methods.diffusion.meta_train import denoiser_losses
 from methods.diffusion.sampler import chain_coefficients, compiled, run_chain, sample
@@ -254,6 +258,25 @@ def bench_d(quick: bool, profile: str = "cpu") -> dict:
             "sample_s": t_sample, "flops": flops, "profile": profile}
 
 
+def bench_g(quick: bool) -> dict:
+    """Seconds per head for ``E`` heads of each long length, in row chunks vs one call (one thread)."""
+    hp, out = McDi.DEFAULTS["cpu"], {}
+    E = 20 if quick else 100
+    with torch_threads(1), torch.no_grad():
+        for body, d in (("resnet18", 512), ("mobilenetv2", 1280)):
+            torch.manual_seed(0)
+            length = WAY * d + WAY
+            layout = torch.cat([torch.arange(WAY * d), torch.full((WAY,), -1)])
+            net = UNet1D(length, WAY * d, channels=hp["channels"], cond_dim=hp["cond_dim"], emb_layout=layout).eval()
+            emb, x0 = torch.randn(E, WAY * d), torch.randn(E, length)
+            ms = interleaved({"chunks": lambda: sample(net.chain(emb, torch.arange(T)), x0, linear_alphas(T)),
+                              "one call": lambda: sample(net.chain(emb, torch.arange(T), rows=None), x0,
+                                                         linear_alphas(T))}, rounds=1 if quick else 2, repeat=1)
+            out[body] = {"weights": length, "rows": chain_rows(net.padded, "cpu"), "heads": E,
+                         **{k: v / E for k, v in ms.items()}}
+    return out
+
+
 def bench_e(quick: bool, device: str) -> dict:
     from peft import LoraConfig, get_peft_model
 
@@ -408,7 +431,7 @@ def main(argv=None) -> int:
                                       "folder (no benchmarks run)")
     p.add_argument("--table-dir", help="(f): run the table in this folder (empty or a previous --table-dir run "
                                         "of the same table), resumable: rerun the same command to continue")
-    p.add_argument("--only", nargs="+", choices=list("abcdef"), default=list("abcdef"),
+    p.add_argument("--only", nargs="+", choices=list("abcdefg"), default=list("abcdefg"),
                    help="measure only these (e.g. --only f --table table1 --table-dir DIR)")
     args = p.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -442,6 +465,11 @@ def main(argv=None) -> int:
         print(f"(e) LoRA trajectories on MiniLM ({e['device']}), {e['tasks']} tasks x {e['steps']} steps: batched "
               f"{e['batched_s']:.2f} s vs one at a time {e['sequential_s']:.2f} s: {e['ratio']:.2f}x   "
               f"(prep_batch > 1 only where this is > 1)")
+    if "g" in args.only:
+        for body, g in bench_g(args.quick).items():
+            print(f"(g) {g['heads']} {body} heads ({g['weights']} weights) x {T} steps, 1 thread: in chunks of "
+                  f"{g['rows']} rows {g['chunks']:.0f} ms/head vs one call {g['one call']:.0f} ms/head: "
+                  f"{g['one call'] / g['chunks']:.1f}x")
     if args.table and "f" in args.only:
         print_split(f"reproduce/{args.table}.py --profile cpu --jobs 2, empty cache",
                     run_table(args.table, folder=args.table_dir))

@@ -225,6 +225,35 @@ def test_chain_conditioning_matches_the_plain_denoiser(aligned):
 
 
 @pytest.mark.parametrize("aligned", [False, True])
+def test_a_chain_in_row_chunks_gives_the_heads_of_one_call(aligned):
+    """A chain that runs the U-Net on a few rows at a time (chain_rows, the CPU's default for long
+    heads) generates the heads of the whole batch in one call - each row with its own conditioning -
+    also through sampler.run_chain (the compiled form), and on a ragged last chunk."""
+    from methods.diffusion.denoiser import UNet1D, chain_rows
+    from methods.diffusion.sampler import chain_coefficients, run_chain
+    torch.manual_seed(0)
+    P, E, B = 40, 12, 7
+    net = UNet1D(P, E, channels=8, cond_dim=16, emb_layout=(torch.arange(P) % (E + 1)) - 1 if aligned else None).eval()
+    for p in net.parameters():
+        p.data.normal_(0, 0.3)
+    alphas = linear_alphas(10)
+    emb, x0 = torch.randn(B, E), torch.randn(B, P)
+    with torch.no_grad():
+        whole = sample(net.chain(emb, torch.arange(10), rows=None), x0, alphas)
+        for rows in (1, 3):
+            chunked = sample(net.chain(emb, torch.arange(10), rows=rows), x0, alphas)
+            assert whole.abs().max() > 1 and torch.allclose(chunked, whole, rtol=1e-5, atol=1e-5)
+            compiled_form = run_chain(net.chain(emb, torch.arange(10), rows=rows).at, x0, chain_coefficients(alphas))
+            assert torch.allclose(compiled_form, whole, rtol=1e-5, atol=1e-5)
+        swapped = sample(net.chain(emb.flip(0), torch.arange(10), rows=3), x0.flip(0), alphas).flip(0)
+        assert torch.allclose(swapped, whole, rtol=1e-5, atol=1e-5)      # a row's head does not depend on its chunk
+    assert chain_rows(net.padded, "cpu") is None                         # a short head: one call, as before
+    long_net = UNet1D(3000, E, channels=8, cond_dim=16)
+    assert chain_rows(long_net.padded, "cpu") == 2 ** 15 // 3000 and chain_rows(long_net.padded, "cuda") is None
+    assert long_net.chain(emb, torch.arange(10)).rows == 10 and net.chain(emb, torch.arange(10)).rows is None
+
+
+@pytest.mark.parametrize("aligned", [False, True])
 def test_forward_copies_matches_vmap(aligned):
     """UNet1D.forward_copies (B copies in one pass, GroupNorm over B*C channels) gives vmap's forward
     and per-copy gradients, and REPTILE's meta-training lands on the same denoiser either way."""

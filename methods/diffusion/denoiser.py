@@ -37,6 +37,29 @@ def _groups(c: int) -> int:
     return next(g for g in (8, 4, 2, 1) if c % g == 0)
 
 
+CPU_CALL_POSITIONS = 2 ** 15    # weight positions (rows x padded length) per U-Net call of a chain on a CPU
+LONG_HEAD = 1024                # padded lengths from which a CPU chain runs in row chunks
+
+
+def chain_rows(padded: int, device) -> int | None:
+    """Rows (tasks) per U-Net call when a chain generates many heads at once, or None (the whole batch
+    in one call). On a CPU a long head (padded length >= :data:`LONG_HEAD`) runs at most
+    :data:`CPU_CALL_POSITIONS` weight positions per call, so that a call's activations stay in the
+    caches: a ResNet18 head of 2,565 weights 12 rows, a MobileNetV2 head of 6,405 weights 5 rows
+    (200 MobileNetV2 heads: 80 s against 289 s in one call, README "Performance"). The Conv4 head
+    (325 weights) keeps its one call - chunks gained at most 10% there - and so its numbers: every
+    operation of the U-Net is per row, but a convolution's result can differ in the last bit with the
+    batch size (at most 1.5e-7 on those MobileNetV2 heads; tests/test_diffusion.py). None on a GPU.
+
+    Example:
+        >>> chain_rows(328, "cpu"), chain_rows(2568, "cpu"), chain_rows(6408, "cpu"), chain_rows(6408, "cuda")
+        (None, 12, 5, None)
+    """
+    if torch.device(device).type != "cpu" or padded < LONG_HEAD:
+        return None
+    return max(1, CPU_CALL_POSITIONS // padded)
+
+
 # -- B copies with their own weights at once (REPTILE's inner loops, UNet1D.forward_copies) ----------------
 # Activations of B copies live side by side in the channel axis, [n, B*C, L], so that a per-copy
 # convolution is one grouped convolution (groups = B) and a per-copy GroupNorm one GroupNorm with B
@@ -227,7 +250,7 @@ class UNet1D(nn.Module):
         h = _copies_conv(p, "out.2", F.silu(h), B)                                       # [n, B, L]
         return h.transpose(0, 1)[..., : self.length]
 
-    def chain(self, emb: torch.Tensor, told: torch.Tensor):
+    def chain(self, emb: torch.Tensor, told: torch.Tensor, rows: int | None = -1):
         """eps_phi(x, t) for a whole chain over one batch of task embeddings ``emb`` ``[B, emb_dim]``,
         where step t of the chain tells the denoiser ``told[t]`` (``torch.arange(T)``, or Lt-Di's
         relative step). The (t, Emb) conditioning of all T steps is computed up front in one
@@ -235,7 +258,8 @@ class UNet1D(nn.Module):
         to float rounding (the batched linear layers may sum in another order;
         tests/test_diffusion.py), about 1.2x faster for one task (reproduce/perf.py, (a)). The
         returned callable takes ``(x, t)`` with one t for the whole batch, as
-        :func:`~.sampler.sample` calls it.
+        :func:`~.sampler.sample` calls it. It runs the U-Net on ``rows`` rows of the batch at a time
+        (default :func:`chain_rows`; None: the whole batch in one call), the same numbers.
 
         Example:
             >>> net = UNet1D(length=12, emb_dim=8, channels=8, cond_dim=16)
@@ -247,12 +271,22 @@ class UNet1D(nn.Module):
         conds, aligned = self.condition(told.to(emb.device).repeat_interleave(B), emb.repeat(T, 1))
         per_step = [([c[j * B:(j + 1) * B] for c in conds], None if aligned is None else aligned[:B])
                     for j in range(T)]
+        rows = chain_rows(self.padded, emb.device) if rows == -1 else rows
+
+        def at(x: torch.Tensor, t: int) -> torch.Tensor:
+            if rows is None or len(x) <= rows:
+                return self.denoise(x, per_step[t])
+            conds_t, aligned_t = per_step[t]
+            return torch.cat([self.denoise(x[i:i + rows], ([c[i:i + rows] for c in conds_t],
+                                                           None if aligned_t is None else aligned_t[i:i + rows]))
+                              for i in range(0, len(x), rows)])
 
         def eps(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             t0 = int(t[0])
             if t.numel() != B or bool((t != t0).any()):
                 raise ValueError("a chain model takes one step for the whole batch it was built for")
-            return self.denoise(x, per_step[t0])
+            return at(x, t0)
         eps.conditioning = per_step              # step t's :meth:`condition` output, for other runners of denoise
-        eps.at = lambda x, t: self.denoise(x, per_step[t])   # t a Python int (sampler.run_chain)
+        eps.at = at                              # t a Python int (sampler.run_chain)
+        eps.rows = rows
         return eps
