@@ -11,7 +11,8 @@
     query/value, batches of 16 x 64 tokens): 8 tasks batched with torch.func vs one at a time;
 (g) generating many long heads at once (Tables 6-7's bodies: ResNet18's 512 and MobileNetV2's 1,280
     features, 5-way heads of 2,565 and 6,405 weights): the chain in row chunks (``chain_rows``, the
-    harness) vs the whole batch in one U-Net call.
+    harness) vs the whole batch in one U-Net call, and one gradient of Algorithm 2's inner loops in
+    passes of a few copies (``copies_per_pass``) vs one pass over all 8.
 
 (f) a whole table's wall time split into stages (body pretraining, features, weight preparation,
     meta-training, evaluation; each record's ``stages_s``, benchmark/timing.py): with
@@ -44,7 +45,7 @@ from benchmark.models.backbones import Conv4
 from benchmark.config import torch_threads
 from benchmark.timing import STAGES
 from benchmark.weights import PrepConfig, prepare_heads
-from methods.diffusion.denoiser import UNet1D, chain_rows
+from methods.diffusion.denoiser import UNet1D, chain_rows, copies_per_pass
 from methods.diffusion.losses import coefficients
 from methods.diffusion.meta_train import denoiser_losses
 from methods.diffusion.sampler import chain_coefficients, compiled, run_chain, sample
@@ -274,6 +275,25 @@ def bench_g(quick: bool) -> dict:
                                                          linear_alphas(T))}, rounds=1 if quick else 2, repeat=1)
             out[body] = {"weights": length, "rows": chain_rows(net.padded, "cpu"), "heads": E,
                          **{k: v / E for k, v in ms.items()}}
+    with torch_threads(1):                           # one inner-loop gradient of Algorithm 2: B = 8 copies x 8 draws
+        for body, d in (("resnet18", 512), ("mobilenetv2", 1280)):
+            torch.manual_seed(0)
+            length, B, Dr = WAY * d + WAY, 8, 8
+            layout = torch.cat([torch.arange(WAY * d), torch.full((WAY,), -1)])
+            net = UNet1D(length, WAY * d, channels=hp["channels"], cond_dim=hp["cond_dim"], emb_layout=layout)
+            p = {k: v.detach().expand(B, *v.shape).clone() for k, v in net.named_parameters()}
+            t = torch.randint(0, T, (B, Dr))
+            data = (torch.randn(B, length), torch.randn(B, WAY * d), t, torch.randn(B, Dr, length),
+                    *(c.view(B, Dr).float() for c in coefficients("local", linear_alphas(T), t.reshape(-1),
+                                                                   torch.full((B * Dr,), T))))
+
+            def grads(per_pass):
+                q = {k: v.clone().requires_grad_(True) for k, v in p.items()}
+                torch.autograd.grad(denoiser_losses(net, torch.arange(T), per_pass=per_pass)[1](q, *data),
+                                    list(q.values()), allow_unused=True)
+            ms = interleaved({"passes": lambda: grads(-1), "one pass": lambda: grads(None)},
+                             rounds=1 if quick else 3, repeat=1 if quick else 2)
+            out[body].update(copies=copies_per_pass(net.padded, Dr, "cpu"), **ms)
     return out
 
 
@@ -469,7 +489,10 @@ def main(argv=None) -> int:
         for body, g in bench_g(args.quick).items():
             print(f"(g) {g['heads']} {body} heads ({g['weights']} weights) x {T} steps, 1 thread: in chunks of "
                   f"{g['rows']} rows {g['chunks']:.0f} ms/head vs one call {g['one call']:.0f} ms/head: "
-                  f"{g['one call'] / g['chunks']:.1f}x")
+                  f"{g['one call'] / g['chunks']:.1f}x\n"
+                  f"    an inner-loop gradient (8 copies x 8 draws): in passes of {g['copies']} "
+                  f"cop{'y' if g['copies'] == 1 else 'ies'} "
+                  f"{g['passes']:.0f} ms vs one pass {g['one pass']:.0f} ms: {g['one pass'] / g['passes']:.1f}x")
     if args.table and "f" in args.only:
         print_split(f"reproduce/{args.table}.py --profile cpu --jobs 2, empty cache",
                     run_table(args.table, folder=args.table_dir))

@@ -297,6 +297,46 @@ def test_forward_copies_matches_vmap(aligned):
     assert len(a) == 16 and not torch.allclose(a[:4], a[-4:]) and torch.allclose(a, b, rtol=1e-3)
 
 
+def test_inner_loops_of_a_long_head_in_passes_of_a_few_copies(monkeypatch):
+    """A long head's REPTILE inner loops run forward_copies on a few copies a pass (copies_per_pass):
+    the summed loss and every copy's gradient are those of one pass over all copies, a ragged last
+    pass included; a short head keeps its one pass."""
+    import methods.diffusion.meta_train as mt
+    from methods.diffusion.denoiser import UNet1D
+    from methods.diffusion.losses import coefficients
+    torch.manual_seed(0)
+    P, E, B, D = 3000, 10, 8, 3
+    net = UNet1D(P, E, channels=8, cond_dim=16, emb_layout=(torch.arange(P) % (E + 1)) - 1)
+    for p in net.parameters():
+        p.data.normal_(0, 0.3)
+    p = {k: v.detach() + 0.05 * torch.randn(B, *v.shape) for k, v in net.named_parameters()}   # copies differ
+    t = torch.randint(0, 20, (B, D))
+    data = (torch.randn(B, P), torch.randn(B, E), t, torch.randn(B, D, P),
+            *(c.view(B, D).float() for c in coefficients("local", linear_alphas(20), t.reshape(-1), torch.full((B * D,), 20))))
+    passes = []
+    real = UNet1D.forward_copies
+    monkeypatch.setattr(UNet1D, "forward_copies", lambda self, q, *a: passes.append(len(a[0])) or real(self, q, *a))
+
+    def loss_and_grads(per_pass):
+        q = {k: v.clone().requires_grad_(True) for k, v in p.items()}
+        loss = mt.denoiser_losses(net, torch.arange(20), per_pass=per_pass)[1](q, *data)
+        loss.backward()
+        return loss.detach(), {k: v.grad for k, v in q.items()}
+    whole, g_whole = loss_and_grads(None)
+    assert passes == [B]
+    passes.clear()
+    part, g_part = loss_and_grads(3)
+    assert passes == [3, 3, 2] and torch.allclose(part, whole, rtol=1e-5)
+    scale = max(float(v.abs().max()) for v in g_whole.values())
+    for k in p:
+        assert torch.allclose(g_part[k], g_whole[k], rtol=1e-3, atol=1e-5 * scale), k
+    passes.clear()
+    loss_and_grads(-1)                                                   # the default rule: 2**15 // P // D = 3
+    assert passes == [3, 3, 2]
+    from methods.diffusion.denoiser import copies_per_pass
+    assert copies_per_pass(net.padded, D, "cpu") == 2 ** 15 // P // D and copies_per_pass(328, D, "cpu") is None
+
+
 def test_compiled_generation_matches_the_plain_chain(tmp_path, monkeypatch):
     """--compile ($MCDI_COMPILE): Mc-Di's one-shot generation as one torch.compile'd function (the
     conditioning, T U-Net calls and updates; sampler.run_chain) gives the plain chain's heads to float

@@ -24,7 +24,7 @@ import torch
 from torch.func import functional_call
 
 from ..trainers import PlainConfig, ReptileConfig, plain_train, reptile_train
-from .denoiser import UNet1D
+from .denoiser import UNet1D, copies_per_pass
 from .losses import coefficients, denoising_loss, denoising_loss_copies
 
 
@@ -57,11 +57,13 @@ class MetaConfig:
                                             self.outer, self.outer_lr, self.log_every)
 
 
-def denoiser_losses(net, tmap: torch.Tensor, copies: bool = True) -> tuple:
+def denoiser_losses(net, tmap: torch.Tensor, copies: bool = True, per_pass: int | None = -1) -> tuple:
     """The inner loops' losses on one (task, target) pair's draws ``(theta [P], emb [e], t [D],
     eps [D, P], a, b, c, d [D])``: ``(per-copy loss for vmap, loss of all B copies at once or None)``
     - the second (stacked inputs, :func:`~.losses.denoising_loss_copies`) where ``copies`` and the
-    network is a plain :class:`~.denoiser.UNet1D`. ``tmap[t]``: the step the network is told.
+    network is a plain :class:`~.denoiser.UNet1D`, in passes of ``per_pass`` copies (default
+    :func:`~.denoiser.copies_per_pass`: all of them but for a long head on a CPU; None: one pass).
+    ``tmap[t]``: the step the network is told.
 
     Example:
         >>> net = UNet1D(12, 4, channels=8, cond_dim=16)
@@ -76,9 +78,16 @@ def denoiser_losses(net, tmap: torch.Tensor, copies: bool = True) -> tuple:
     if not (copies and isinstance(net, UNet1D) and net.takes_copies()):
         return loss_fn, None
 
-    def copies_loss(p, theta, e, t, eps, a, b, c, d):
+    def one_pass(p, theta, e, t, eps, a, b, c, d):
         model = lambda x, tt: net.forward_copies(p, x, tmap[tt], e.unsqueeze(1).expand(-1, tt.shape[1], -1))
         return denoising_loss_copies(model, theta, eps, t, (a, b, c, d))
+
+    def copies_loss(p, theta, *data):
+        G = copies_per_pass(net.padded, data[1].shape[1], theta.device) if per_pass == -1 else per_pass
+        if G is None or G >= len(theta):
+            return one_pass(p, theta, *data)
+        return sum(one_pass({k: v[lo:lo + G] for k, v in p.items()}, theta[lo:lo + G], *(x[lo:lo + G] for x in data))
+                   for lo in range(0, len(theta), G))
     return loss_fn, copies_loss
 
 
