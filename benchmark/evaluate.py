@@ -3,7 +3,8 @@
     python -m benchmark.evaluate --checkpoint FILE --episodes DIR [--out record.json]
 
 ``DIR/<episode>/support/<class>/<image>`` and ``DIR/<episode>/query/<class>/<image>``.
-Prints accuracy with its 95% CI over episodes and writes a JSON record.
+Prints accuracy with its 95% CI over episodes and writes a JSON record. Computes with the torch
+threads every cell computes with (``$MCDI_THREADS``, default 1: :func:`benchmark.config.cpu_threads`).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import torch
 from methods.base import WayMismatchError, check_logits
 
 from .checkpoint import load_checkpoint, read_user_episode
+from .config import cpu_threads, torch_threads
 from .data.base import DataCorruptError
 from .evaluate_core import mean_ci
 from .runner import code_version, write_json_atomic
@@ -80,13 +82,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="JSON record (default: <episodes>/../<checkpoint stem>_eval.json)")
     args = p.parse_args(argv)
     try:
-        method, ctx = load_checkpoint(Path(args.checkpoint), args.device)
-        out = evaluate_episodes(method, ctx, Path(args.episodes))
+        with torch_threads(cpu_threads()):          # the threads a cell computes with (its numbers, its latency)
+            method, ctx = load_checkpoint(Path(args.checkpoint), args.device)
+            out = evaluate_episodes(method, ctx, Path(args.episodes))
     except (DataCorruptError, FileNotFoundError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     record = {"checkpoint": str(args.checkpoint), "episodes_dir": str(args.episodes), "method": method.name,
-              "cell": ctx.cell.to_json(), **out, "code_version": code_version()}
+              "cell": ctx.cell.to_json(), **out, "threads": cpu_threads(), "code_version": code_version()}
     path = Path(args.out) if args.out else Path(args.episodes).parent / f"{Path(args.checkpoint).stem}_eval.json"
     write_json_atomic(record, path)
     print(f"{method.name}: accuracy {out['acc']:.2f} +- {out['ci95']:.2f} (95% CI) over {out['episodes']} episodes;"

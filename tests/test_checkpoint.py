@@ -52,6 +52,27 @@ def test_export_and_evaluate_user_episodes(tmp_path, method):
     assert 0 <= rec["acc"] <= 100 and rec["latency_ms"] > 0
 
 
+def test_user_episodes_are_evaluated_with_a_cells_threads(tmp_path, monkeypatch):
+    """benchmark.evaluate computes with cpu_threads() ($MCDI_THREADS), as the cell that made the model
+    did, whatever torch's default, and gives the caller's thread count back."""
+    import benchmark.evaluate as ev
+    cell = Cell("t", "meta-baseline", "synthetic", 5, 1, 0, "smoke")
+    m, ctx, _, _ = trained_method(cell, None, tmp_path / "cache")
+    save_checkpoint(m, ctx, tmp_path / "m.pt")
+    seen, real = [], ev.evaluate_episodes
+    monkeypatch.setattr(ev, "evaluate_episodes", lambda *a: seen.append(torch.get_num_threads()) or real(*a))
+    monkeypatch.setenv("MCDI_THREADS", "1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out = tmp_path / "r.json"
+        assert ev.main(["--checkpoint", str(tmp_path / "m.pt"), "--episodes",
+                        str(write_user_episodes(tmp_path / "eps", n_episodes=1)), "--out", str(out)]) == 0
+        assert seen == [1] and json.loads(out.read_text())["threads"] == 1 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_evaluate_rejects_bad_inputs(tmp_path, capsys):
     (tmp_path / "bad.pt").write_bytes(b"nope")
     assert evaluate_main(["--checkpoint", str(tmp_path / "bad.pt"), "--episodes", str(tmp_path)]) == 2
