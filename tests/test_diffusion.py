@@ -334,7 +334,8 @@ def test_inner_loops_of_a_long_head_in_passes_of_a_few_copies(monkeypatch):
     loss_and_grads(-1)                                                   # the default rule: 2**15 // P // D = 3
     assert passes == [3, 3, 2]
     from methods.diffusion.denoiser import copies_per_pass
-    assert copies_per_pass(net.padded, D, "cpu") == 2 ** 15 // P // D and copies_per_pass(328, D, "cpu") is None
+    assert copies_per_pass(net.padded, D, "cpu") == 2 ** 15 // P // D
+    assert copies_per_pass(1288, D, "cpu") is None and copies_per_pass(net.padded, D, "cuda") is None
 
 
 def test_compiled_generation_matches_the_plain_chain(tmp_path, monkeypatch):

@@ -39,6 +39,7 @@ def _groups(c: int) -> int:
 
 CPU_CALL_POSITIONS = 2 ** 15    # weight positions (rows x padded length) per U-Net call of a chain on a CPU
 LONG_HEAD = 1024                # padded lengths from which a CPU chain runs in row chunks
+LONG_INNER = 2048               # ... and from which REPTILE's inner loops run a few copies a pass
 
 
 def chain_rows(padded: int, device) -> int | None:
@@ -46,10 +47,11 @@ def chain_rows(padded: int, device) -> int | None:
     in one call). On a CPU a long head (padded length >= :data:`LONG_HEAD`) runs at most
     :data:`CPU_CALL_POSITIONS` weight positions per call, so that a call's activations stay in the
     caches: a ResNet18 head of 2,565 weights 12 rows, a MobileNetV2 head of 6,405 weights 5 rows
-    (200 MobileNetV2 heads: 80 s against 289 s in one call, README "Performance"). The Conv4 head
-    (325 weights) keeps its one call - chunks gained at most 10% there - and so its numbers: every
-    operation of the U-Net is per row, but a convolution's result can differ in the last bit with the
-    batch size (at most 1.5e-7 on those MobileNetV2 heads; tests/test_diffusion.py). None on a GPU.
+    (200 MobileNetV2 heads: 80 s against 289 s in one call; 200 Conv4 heads on mini-ImageNet, 1,285
+    weights: 17 s against 34 s; README "Performance"). The Conv4 5-way Omniglot head (325 weights) keeps
+    its one call - chunks gained at most 10% there - and so its numbers: every operation of the U-Net is
+    per row, but a convolution's result can differ in the last bit with the batch size (at most 1.5e-7
+    on those MobileNetV2 heads; tests/test_diffusion.py). None on a GPU.
 
     Example:
         >>> chain_rows(328, "cpu"), chain_rows(2568, "cpu"), chain_rows(6408, "cpu"), chain_rows(6408, "cuda")
@@ -62,17 +64,21 @@ def chain_rows(padded: int, device) -> int | None:
 
 def copies_per_pass(padded: int, draws: int, device) -> int | None:
     """Copies of the denoiser per forward/backward pass in REPTILE's inner loops (``forward_copies`` on
-    ``draws`` inputs a copy), or None (all B copies in one pass): :func:`chain_rows`'s rule with a
-    copy's ``draws`` rows. A pass of 8 copies x 8 draws on MobileNetV2's 6,408 positions took 6.4 s,
-    eight passes of one copy 3.0 s (one thread, beside two running cells); the copies share nothing, so
-    each copy's gradient is the same to float rounding. The Conv4 head keeps its one pass.
+    ``draws`` inputs a copy), or None (all B copies in one pass): on a CPU, for a head of at least
+    :data:`LONG_INNER` positions, :func:`chain_rows`'s budget over a copy's ``draws`` rows. One
+    gradient of 8 copies x 8 draws on MobileNetV2's 6,408 positions took 3.0-3.8 s in passes of one
+    copy against 4.7-6.4 s in one pass, on the Conv4 20-way mini-ImageNet head's 5,144 3.4 against 4.6 s,
+    while at 1,288 positions (Conv4 5-way on mini-ImageNet) passes of 3 copies gained nothing (0.90
+    against 0.87 s), so shorter heads keep their one pass (one thread, beside two running cells). The
+    copies share nothing: each copy's gradient is the same to float rounding.
 
     Example:
-        >>> copies_per_pass(328, 8, "cpu"), copies_per_pass(1304, 8, "cpu"), copies_per_pass(6408, 8, "cpu")
-        (None, 3, 1)
+        >>> copies_per_pass(1288, 8, "cpu"), copies_per_pass(2568, 8, "cpu"), copies_per_pass(6408, 8, "cuda")
+        (None, 1, None)
     """
-    rows = chain_rows(padded, device)
-    return None if rows is None else max(1, rows // max(1, draws))
+    if torch.device(device).type != "cpu" or padded < LONG_INNER:
+        return None
+    return max(1, CPU_CALL_POSITIONS // padded // max(1, draws))
 
 
 # -- B copies with their own weights at once (REPTILE's inner loops, UNet1D.forward_copies) ----------------
