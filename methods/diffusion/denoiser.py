@@ -280,7 +280,7 @@ class UNet1D(nn.Module):
         tests/test_diffusion.py), about 1.2x faster for one task (reproduce/perf.py, (a)). The
         returned callable takes ``(x, t)`` with one t for the whole batch, as
         :func:`~.sampler.sample` calls it. It runs the U-Net on ``rows`` rows of the batch at a time
-        (default :func:`chain_rows`; None: the whole batch in one call), the same numbers.
+        (default :func:`chain_rows`; None: the whole batch in one call): the same heads to float rounding.
 
         Example:
             >>> net = UNet1D(length=12, emb_dim=8, channels=8, cond_dim=16)
