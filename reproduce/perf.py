@@ -41,8 +41,8 @@ from torch import nn
 from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmark.models.backbones import Conv4
 from benchmark.config import torch_threads
+from benchmark.models.backbones import Conv4
 from benchmark.timing import STAGES
 from benchmark.weights import PrepConfig, prepare_heads
 from methods.diffusion.denoiser import UNet1D, chain_rows, copies_per_pass
@@ -67,11 +67,13 @@ def timeit(fn, repeat: int = 5) -> float:
     return statistics.median(times)
 
 
-def denoiser(profile: str = "cpu") -> UNet1D:
-    """Mc-Di's U-Net at a profile's widths (``channels``, ``cond_dim``) for the Omniglot head."""
+def denoiser(profile: str = "cpu", features: int = D) -> UNet1D:
+    """Mc-Di's U-Net at a profile's widths (``channels``, ``cond_dim``) for a 5-way linear head on
+    ``features``-d features (default the Omniglot Conv4's: P weights)."""
     hp = McDi.DEFAULTS[profile]
-    layout = torch.cat([torch.arange(WAY * D), torch.full((WAY,), -1)])
-    return UNet1D(P, WAY * D, channels=hp["channels"], cond_dim=hp["cond_dim"], emb_layout=layout).eval()
+    layout = torch.cat([torch.arange(WAY * features), torch.full((WAY,), -1)])
+    return UNet1D(WAY * features + WAY, WAY * features, channels=hp["channels"], cond_dim=hp["cond_dim"],
+                  emb_layout=layout).eval()
 
 
 class _Denoise(nn.Module):
@@ -260,30 +262,22 @@ def bench_d(quick: bool, profile: str = "cpu") -> dict:
 
 
 def bench_g(quick: bool) -> dict:
-    """Seconds per head for ``E`` heads of each long length, in row chunks vs one call (one thread)."""
-    hp, out = McDi.DEFAULTS["cpu"], {}
-    E = 20 if quick else 100
-    with torch_threads(1), torch.no_grad():
+    """For each long head: ms per head for ``E`` heads generated in row chunks vs one call, and ms of one
+    inner-loop gradient of Algorithm 2 (B = 8 copies x 8 draws) in passes of a few copies vs one pass
+    (one thread)."""
+    E, B, Dr, out = (20 if quick else 100), 8, 8, {}
+    with torch_threads(1):
         for body, d in (("resnet18", 512), ("mobilenetv2", 1280)):
             torch.manual_seed(0)
-            length = WAY * d + WAY
-            layout = torch.cat([torch.arange(WAY * d), torch.full((WAY,), -1)])
-            net = UNet1D(length, WAY * d, channels=hp["channels"], cond_dim=hp["cond_dim"], emb_layout=layout).eval()
-            emb, x0 = torch.randn(E, WAY * d), torch.randn(E, length)
-            ms = interleaved({"chunks": lambda: sample(net.chain(emb, torch.arange(T)), x0, linear_alphas(T)),
-                              "one call": lambda: sample(net.chain(emb, torch.arange(T), rows=None), x0,
-                                                         linear_alphas(T))}, rounds=1 if quick else 2, repeat=1)
-            out[body] = {"weights": length, "rows": chain_rows(net.padded, "cpu"), "heads": E,
-                         **{k: v / E for k, v in ms.items()}}
-    with torch_threads(1):                           # one inner-loop gradient of Algorithm 2: B = 8 copies x 8 draws
-        for body, d in (("resnet18", 512), ("mobilenetv2", 1280)):
-            torch.manual_seed(0)
-            length, B, Dr = WAY * d + WAY, 8, 8
-            layout = torch.cat([torch.arange(WAY * d), torch.full((WAY,), -1)])
-            net = UNet1D(length, WAY * d, channels=hp["channels"], cond_dim=hp["cond_dim"], emb_layout=layout)
+            net = denoiser("cpu", d)
+            emb, x0 = torch.randn(E, WAY * d), torch.randn(E, net.length)
+            chain = lambda rows: sample(net.chain(emb, torch.arange(T), rows=rows), x0, linear_alphas(T))
+            with torch.no_grad():
+                ms = interleaved({"chunks": lambda: chain(-1), "one call": lambda: chain(None)},
+                                 rounds=1 if quick else 2, repeat=1)
             p = {k: v.detach().expand(B, *v.shape).clone() for k, v in net.named_parameters()}
             t = torch.randint(0, T, (B, Dr))
-            data = (torch.randn(B, length), torch.randn(B, WAY * d), t, torch.randn(B, Dr, length),
+            data = (torch.randn(B, net.length), torch.randn(B, WAY * d), t, torch.randn(B, Dr, net.length),
                     *(c.view(B, Dr).float() for c in coefficients("local", linear_alphas(T), t.reshape(-1),
                                                                    torch.full((B * Dr,), T))))
 
@@ -291,9 +285,11 @@ def bench_g(quick: bool) -> dict:
                 q = {k: v.clone().requires_grad_(True) for k, v in p.items()}
                 torch.autograd.grad(denoiser_losses(net, torch.arange(T), per_pass=per_pass)[1](q, *data),
                                     list(q.values()), allow_unused=True)
-            ms = interleaved({"passes": lambda: grads(-1), "one pass": lambda: grads(None)},
-                             rounds=1 if quick else 3, repeat=1 if quick else 2)
-            out[body].update(copies=copies_per_pass(net.padded, Dr, "cpu"), **ms)
+            ms.update(interleaved({"passes": lambda: grads(-1), "one pass": lambda: grads(None)},
+                                  rounds=1 if quick else 3, repeat=1 if quick else 2))
+            out[body] = {"weights": net.length, "heads": E, "rows": chain_rows(net.padded, "cpu"),
+                         "copies": copies_per_pass(net.padded, Dr, "cpu"), "chunks": ms["chunks"] / E,
+                         "one call": ms["one call"] / E, "passes": ms["passes"], "one pass": ms["one pass"]}
     return out
 
 
