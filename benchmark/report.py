@@ -152,15 +152,38 @@ def _latencies(records, method, variant, col) -> dict:
 
 
 def _claim_row(lines: list, claim: str, col, a: str, b: str, d: dict, gap: float, episodes: str,
-               form: str = "{:+.2f}", bar: tuple | None = None) -> str:
+               form: str = "{:+.2f}", bar: tuple | None = None, split: int = 0) -> str:
     """Append the markdown row of the claim "A - B" in column ``col`` (``d``: the seed-paired difference
     printed with ``form``, ``gap``: the paper's; ``bar``: (the gap in our units, how to print it) where
-    they differ, as for latency); return its verdict."""
+    they differ, as for latency; ``split``: how many of its seed pairs stand on two bodies); return its
+    verdict."""
     vd = verdict(d, gap if bar is None else bar[0])
     shown = bar[1] if bar is not None else "--" if math.isnan(gap) else f"{gap:+.2f}"
+    seeds = f"{d['n_seeds']} ({split} on two bodies)" if split else f"{d['n_seeds']}"
     lines.append(f"| {claim} | {dataset_name(col[0])} ({col[1]},{col[2]}) | {display_name(a)} - {display_name(b)} | "
-                 f"{d['n_seeds']} | {fmt_diff(d, form)} | {episodes} | {shown} | {vd} |")
+                 f"{seeds} | {fmt_diff(d, form)} | {episodes} | {shown} | {vd} |")
     return vd
+
+
+def split_pairs(records: list, a: str, b: str, col) -> int:
+    """How many seeds rows ``a`` and ``b`` of column ``col`` both have on different shared-body fingerprints
+    (the same recipe and seed trained twice: the seed pairing does not cancel the body's draw).
+
+    Example:
+        >>> def rec(method, seed, fp):
+        ...     return {"cell": {"method": method, "dataset": "omniglot", "way": 5, "shot": 1, "seed": seed},
+        ...             "body": {"fingerprint": fp}}
+        >>> recs = [rec("mc-di", 0, "aa"), rec("mv-di", 0, "aa"), rec("mc-di", 1, "bb"), rec("mv-di", 1, "cc")]
+        >>> split_pairs(recs, "mc-di", "mv-di", ("omniglot", 5, 1))
+        1
+    """
+    def bodies(label):
+        row = (*split_row(label), *col)
+        return {int(r["cell"]["seed"]): (r.get("body") or {}).get("fingerprint") for r in records
+                if (r["cell"]["method"], r["cell"].get("variant") or "", r["cell"]["dataset"], int(r["cell"]["way"]),
+                    int(r["cell"]["shot"])) == row}
+    fa, fb = bodies(a), bodies(b)
+    return sum(1 for s in fa.keys() & fb.keys() if fa[s] and fb[s] and fa[s] != fb[s])
 
 
 def latency_bar(paper_other: float, paper_ours: float, our_other: dict) -> tuple:
@@ -269,7 +292,9 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None, sit
               "below the paper's gap, inconclusive otherwise; not claimed where the paper's own numbers put A "
               "below B (a negative gap: left out of the overall verdict). Latency: the paper's gap in its ms and "
               "as a share of the other row's latency; that share of our other row's latency is the bar, since "
-              "milliseconds on the paper's GPU do not carry to this machine.", "",
+              "milliseconds on the paper's GPU do not carry to this machine. Seeds \"n (k on two bodies)\": k seed "
+              "pairs stand on two trainings of the same body recipe (named under the provenance below), whose draws the "
+              "pairing does not cancel.", "",
               "| claim | column | A - B | seeds | difference, seeds | difference, episodes | paper's gap | verdict |",
               "|---|---|---|---|---|---|---|---|"]
     methods_here = {m for m, v in rows if not v}
@@ -291,7 +316,8 @@ def table_section(table: str, records: list, spec: ReportSpec | None = None, sit
                     continue
                 d = paired_difference(av[0], bv[0], av[1], bv[1])
                 gap = pacc.get((am, *col), math.nan) - pacc.get((bm, *col), math.nan)   # a variant: its method's
-                verdicts.append(_claim_row(lines, claim, col, a, b, d, gap, fmt_ep(d)))
+                verdicts.append(_claim_row(lines, claim, col, a, b, d, gap, fmt_ep(d),
+                                           split=split_pairs(records, a, b, col)))
             if pairs == "best" and verdicts:
                 lines.append(_overall_row(claim, col, verdicts))
     compiled = any(r.get("compiled_sampler") for r in records)         # --compile: only ours was compiled

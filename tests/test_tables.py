@@ -233,3 +233,23 @@ def test_report_flags_rows_of_one_seed_on_different_bodies(tmp_path):
     assert len(split) == 1 and "omniglot resnet18 seed 0 (aaaa: mc-di, tw-di; bbbb: ref-centroid)" in split[0]
     Cell("table6", "ref-centroid", "omniglot", 5, 1, 0, "cpu", backbone="resnet18").record_path(tmp_path).unlink()
     assert "Shared body split" not in write_report(tmp_path).read_text()
+
+
+def test_report_counts_a_claims_seed_pairs_on_two_bodies(tmp_path):
+    """A claim's seeds column says how many of its seed pairs stand on two trainings of the body (the pairing
+    does not cancel the body's draw there); pairs on one body are not counted."""
+    from benchmark.atomic import write_json_atomic
+    from benchmark.cells import Cell
+    from benchmark.report import write_report
+
+    def write(mv_fp_seed1):
+        for seed, fps in ((0, ("aa", "aa")), (1, ("bb", mv_fp_seed1))):
+            for method, fp in zip(("mc-di", "mv-di"), fps):
+                c = Cell("table6", method, "omniglot", 5, 1, seed, "cpu", backbone="resnet18")
+                write_json_atomic({"cell": c.to_json(), "acc": 90.0 + seed + (method == "mc-di"), "ci95": 0.5,
+                                   "latency_ms": 1.0, "body": {"fingerprint": fp}, "settings": {"image_size": 28}},
+                                  c.record_path(tmp_path))
+        return next(x for x in write_report(tmp_path).read_text().splitlines() if x.startswith("| Mc-Di > Mv-Di"))
+
+    assert "| Mc-Di - Mv-Di | 2 (1 on two bodies) |" in write("cc")
+    assert "| Mc-Di - Mv-Di | 2 |" in write("bb")
