@@ -218,8 +218,9 @@ def small_form(d: dict) -> str:
 
 
 def seed_values(records: list, method: str, variant: str, dataset: str, way: int, shot: int,
-                key: str = "acc") -> tuple:
-    """``({seed: record[key]}, {seed: episode accuracies})`` of one row of one column.
+                key="acc") -> tuple:
+    """``({seed: record[key]}, {seed: episode accuracies})`` of one row of one column (``key`` a callable:
+    ``{seed: key(record)}``).
 
     Example:
         >>> recs = [{"cell": {"method": "mc-di", "variant": "", "dataset": "omniglot", "way": 5, "shot": 1, "seed": s},
@@ -232,7 +233,7 @@ def seed_values(records: list, method: str, variant: str, dataset: str, way: int
         c = r["cell"]
         if (c["method"], c.get("variant") or "", c["dataset"], int(c["way"]), int(c["shot"])) == \
                 (method, variant, dataset, way, shot):
-            acc[int(c["seed"])] = float(r[key])
+            acc[int(c["seed"])] = key(r) if callable(key) else float(r[key])
             if r.get("episode_acc"):
                 eps[int(c["seed"])] = r["episode_acc"]
     return acc, eps

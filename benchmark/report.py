@@ -177,12 +177,9 @@ def split_pairs(records: list, a: str, b: str, col) -> int:
         >>> split_pairs(recs, "mc-di", "mv-di", ("omniglot", 5, 1))
         1
     """
-    def bodies(label):
-        row = (*split_row(label), *col)
-        return {int(r["cell"]["seed"]): (r.get("body") or {}).get("fingerprint") for r in records
-                if (r["cell"]["method"], r["cell"].get("variant") or "", r["cell"]["dataset"], int(r["cell"]["way"]),
-                    int(r["cell"]["shot"])) == row}
-    fa, fb = bodies(a), bodies(b)
+    def fingerprint(r):
+        return (r.get("body") or {}).get("fingerprint")
+    fa, fb = (seed_values(records, *split_row(row), *col, key=fingerprint)[0] for row in (a, b))
     return sum(1 for s in fa.keys() & fb.keys() if fa[s] and fb[s] and fa[s] != fb[s])
 
 
